@@ -1,0 +1,49 @@
+# dfmask: two commands do everything on a fresh machine: `make book`, `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.dfmask-installed
+
+# Keep every tool's cache inside the project's ignored folders.
+export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
+export IPYTHONDIR := $(CURDIR)/.cache/ipython
+export JUPYTER_CONFIG_DIR := $(CURDIR)/.cache/jupyter
+export JUPYTER_DATA_DIR := $(CURDIR)/.cache/jupyter-data
+export XDG_CACHE_HOME := $(CURDIR)/.cache
+export PIP_CACHE_DIR := $(CURDIR)/.cache/pip
+export TORCHINDUCTOR_CACHE_DIR := $(CURDIR)/.cache/torchinductor
+export GDAL_PAM_ENABLED := NO
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: setup test test-slow book book-smoke bench clean
+
+setup: $(STAMP)
+
+# Idempotent: reinstalls only when the pins change.
+$(STAMP): pyproject.toml
+	mkdir -p .cache
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e ".[book,test]"
+	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
+	touch $(STAMP)
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-slow: setup
+	$(BIN)/python -m pytest -m slow
+
+book: setup
+	$(BIN)/python -m dfmask_lib.book --profile default
+
+book-smoke: setup
+	$(BIN)/python -m dfmask_lib.book --profile smoke
+
+bench: setup
+	$(BIN)/python benchmarks/fmask_tile.py
+	$(BIN)/python benchmarks/train_step.py
+
+clean:
+	rm -rf book/_build book/executed .pytest_cache data/generated
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
