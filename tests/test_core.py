@@ -1,0 +1,116 @@
+"""Scene contract, atomic writes, config round trips and the CLI group."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from affine import Affine
+
+from dfmask_lib.atomic import atomic_dir, atomic_path
+from dfmask_lib.config import config_from_dict, config_to_dict, load_config, save_config
+from dfmask_lib.errors import BandError, ConfigError
+from dfmask_lib.scene import S2_BANDS, ProductMetadata, Scene, ndsi
+
+
+def _scene(n=3, h=4, w=5, **kw):
+    refl = np.arange(n * h * w, dtype=np.float32).reshape(n, h, w) / 100
+    return Scene(refl, S2_BANDS[:n], np.ones((h, w), bool), None, Affine(20, 0, 0, 0, -20, 0),
+                 30.0, 150.0, ProductMetadata("test"), **kw)
+
+
+def test_scene_band_access():
+    s = _scene()
+    assert s.shape == (4, 5) and s.resolution == 20
+    np.testing.assert_array_equal(s.band("B02"), s.reflectance[1])
+    assert s.bands(["B03", "B01"]).shape == (2, 4, 5)
+    with pytest.raises(BandError, match="'B8A' is not in this scene"):
+        s.band("B8A")
+
+
+@pytest.mark.parametrize("bad", [
+    dict(reflectance=np.zeros((3, 4, 5), np.float64)),
+    dict(reflectance=np.zeros((2, 4, 5), np.float32)),
+    dict(valid=np.ones((4, 4), bool)),
+    dict(view_zenith=np.zeros((5, 4), np.float32)),
+])
+def test_scene_contract_checked(bad):
+    s = _scene()
+    with pytest.raises(BandError):
+        dataclasses.replace(s, **bad)
+
+
+def test_ndsi_zero_denominator():
+    out = ndsi(np.array([0.5, 0.0, 0.2]), np.array([0.1, 0.0, 0.2]))
+    np.testing.assert_allclose(out, [0.4 / 0.6, 0.0, 0.0], rtol=1e-6)
+    assert out.dtype == np.float32
+
+
+def test_atomic_path_success_and_failure(tmp_path):
+    target = tmp_path / "sub" / "out.tif"
+    with atomic_path(target) as tmp:
+        assert tmp.suffix == ".tif" and tmp.parent == target.parent
+        tmp.write_text("x")
+        assert not target.exists()
+    assert target.read_text() == "x"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("boom")
+    assert target.read_text() == "x"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["out.tif"]
+
+
+def test_atomic_dir(tmp_path):
+    target = tmp_path / "prod.SAFE"
+    with atomic_dir(target) as tmp:
+        (tmp / "a").write_text("1")
+    assert (target / "a").read_text() == "1"
+    with pytest.raises(FileExistsError):
+        with atomic_dir(target):
+            pass
+    with pytest.raises(RuntimeError):
+        with atomic_dir(target, overwrite=True) as tmp:
+            (tmp / "b").write_text("2")
+            raise RuntimeError
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prod.SAFE"]
+    assert not (target / "b").exists()
+    with atomic_dir(target, overwrite=True) as tmp:
+        (tmp / "b").write_text("2")
+    assert sorted(p.name for p in target.iterdir()) == ["b"]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Cfg:
+    lr: float = 1e-3
+    bands: tuple = ("B02", "B03")
+    depth: int = 5
+
+
+def test_config_round_trip(tmp_path):
+    cfg = _Cfg(lr=7e-4)
+    d = config_to_dict(cfg)
+    assert d["bands"] == ["B02", "B03"] and d["__class__"].endswith("_Cfg")
+    assert config_from_dict(_Cfg, json.loads(json.dumps(d))) == cfg
+    save_config(cfg, tmp_path / "c.json")
+    assert load_config(_Cfg, tmp_path / "c.json") == cfg
+    with pytest.raises(ConfigError, match="unknown _Cfg fields"):
+        config_from_dict(_Cfg, {"lr": 1.0, "momentum": 0.9})
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        load_config(_Cfg, tmp_path / "bad.json")
+
+
+def test_cli_unknown_command_exits_2():
+    r = subprocess.run([sys.executable, "-m", "dfmask_lib", "frobnicate"], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "No such command" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_help_lists_commands():
+    r = subprocess.run([sys.executable, "-m", "dfmask_lib", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0
+    for name in ("info", "fmask", "synth", "make-data", "train", "book"):
+        assert name in r.stdout
