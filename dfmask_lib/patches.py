@@ -1,0 +1,478 @@
+"""Network data: cut scenes into 256 px patches, store them in HDF5, serve them to torch.
+
+Patch geometry (Nambiar et al. 2022, Remote Sens. 14:1825, Sect. 2.3): non-overlapping 254 px
+windows on the 20 m grid (22 x 22 = 484 per 5490 px tile), the last row and column snapped to
+the scene edge, each zero-padded to 256 px (so that 2**(depth-1) divides it); patches whose label
+is all 0 (no data / unlabelled) are dropped. Training patches carry Fmask labels (``*FMASK.tif``);
+validation and test patches keep the human labels (``*LABELS.tif``). Training patches are
+shuffled once, seeded, into 4 subsets of ~25 % for the self-training plan (stored as ``subset``;
+-1 in test mode).
+
+HDF5 layout written by :func:`write_patches` (one patch per chunk, compressed):
+
+* ``image`` (N, C, 256, 256) float32 — TOA reflectance (+ NDSI), channels in ``bands`` order;
+* ``label`` (N, 256, 256) uint8 — project class codes 0-5, 0 in the padding;
+* ``source`` (N,) str — product name; ``window`` (N, 4) int32 — row, col, height, width of the
+  unpadded window on the scene grid; ``subset`` (N,) int8;
+* attributes ``bands`` (JSON list), ``input_set``, ``mode``, ``version``, ``config`` (JSON of the
+  :class:`PatchConfig`), ``inputs`` (JSON of the input files' names, sizes and mtimes).
+
+Pure array functions (:func:`window_starts`, :func:`scene_windows`, :func:`input_stack`,
+:func:`extract_patches`, :func:`split_subsets`) are the core; :func:`make_data` is the I/O edge.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
+
+from . import __version__
+from .atomic import atomic_path
+from .classes import CLASS_CODES, FMASK, PROJECT
+from .config import config_from_dict, config_to_json
+from .errors import BandError, ConfigError, DataFileError, LabelError, MissingDataError
+from .scene import S2_BANDS, Scene, ndsi
+
+__all__ = [
+    "INPUT_SETS", "PatchConfig", "window_starts", "scene_windows", "input_stack",
+    "extract_patches", "split_subsets", "write_patches", "make_data", "check_patch_file",
+    "read_patch_config", "PatchDataset",
+]
+
+#: Network input channels per input set. "swirndsi" is the authors' default (B02, B03, B04, B08,
+#: B11, B12 + NDSI); "all13" is every MSI band in the canonical order.
+INPUT_SETS: dict[str, tuple[str, ...]] = {
+    "swirndsi": ("B02", "B03", "B04", "B08", "B11", "B12", "NDSI"),
+    "all13": S2_BANDS,
+}
+MODES = ("train", "test")
+#: Label file kind per mode: Fmask labels for training, human labels for validation/test.
+LABEL_KIND = {"train": "FMASK", "test": "LABELS"}
+LABEL_TABLE = {"FMASK": FMASK, "LABELS": PROJECT}
+
+
+@dataclass(frozen=True)
+class PatchConfig:
+    """How scenes become patches (saved in the HDF5 ``config`` attribute).
+
+    Attributes:
+        mode: "train" (Fmask labels, split into subsets) or "test" (human labels, no split).
+        input_set: key of :data:`INPUT_SETS`; decides the channel count of the network.
+        window: patch window on the 20 m grid; 254 px as in the paper (22 x 22 per tile).
+        patch_size: stored patch size; 256 so that a depth-6 U-Net (factor 32) divides it.
+        n_subsets: self-training subsets (4 in the paper: stages 0-3 add one each).
+        seed: seed of the one-off shuffle into subsets (the authors' split was unseeded).
+        compression: HDF5 filter; "lzf" is fast (h5py only), "gzip" is readable everywhere.
+    """
+
+    mode: str = "train"
+    input_set: str = "swirndsi"
+    window: int = 254
+    patch_size: int = 256
+    n_subsets: int = 4
+    seed: int = 0
+    compression: str = "lzf"
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.input_set not in INPUT_SETS:
+            raise ConfigError(f"input_set must be one of {sorted(INPUT_SETS)}, got {self.input_set!r}")
+        if not 0 < self.window <= self.patch_size:
+            raise ConfigError(f"need 0 < window <= patch_size, got {self.window}, {self.patch_size}")
+        if self.n_subsets < 1:
+            raise ConfigError(f"n_subsets must be >= 1, got {self.n_subsets}")
+        if self.compression not in ("lzf", "gzip", "none"):
+            raise ConfigError(f"compression must be lzf, gzip or none, got {self.compression!r}")
+
+    @property
+    def bands(self) -> tuple[str, ...]:
+        """Channel names in storage order."""
+        return INPUT_SETS[self.input_set]
+
+
+# --------------------------------------------------------------------------- pure array functions
+
+
+def window_starts(length: int, window: int = 254) -> np.ndarray:
+    """Start offsets of non-overlapping windows along one axis, the last one snapped to the edge.
+
+    ``window_starts(5490)`` gives 22 starts 0, 254, ..., 5080, 5236 (the last window overlaps
+    its neighbour instead of running off the scene). A scene shorter than ``window`` gets one
+    window at 0 (it is zero-padded later).
+    """
+    if length < 1 or window < 1:
+        raise ConfigError(f"need length >= 1 and window >= 1, got {length}, {window}")
+    if length <= window:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.arange(0, length - window + 1, window)
+    if starts[-1] + window < length:
+        starts = np.append(starts, length - window)
+    return starts
+
+
+def scene_windows(shape: tuple[int, int], window: int = 254) -> np.ndarray:
+    """All windows of a (H, W) grid as an int32 array (N, 4) of row, col, height, width (row-major)."""
+    h, w = shape
+    rows, cols = window_starts(h, window), window_starts(w, window)
+    out = [(r, c, min(window, h), min(window, w)) for r in rows for c in cols]
+    return np.asarray(out, dtype=np.int32)
+
+
+def input_stack(scene: Scene, input_set: str = "swirndsi") -> np.ndarray:
+    """The network input of a scene: float32 (C, H, W) in :data:`INPUT_SETS` ``[input_set]`` order.
+
+    NDSI = (B03 - B11) / (B03 + B11) is computed here (0 where the sum is 0); reflectance is used
+    as is (no standardisation, as in the authors' final code).
+    """
+    if input_set not in INPUT_SETS:
+        raise ConfigError(f"input_set must be one of {sorted(INPUT_SETS)}, got {input_set!r}")
+    layers = []
+    for name in INPUT_SETS[input_set]:
+        if name == "NDSI":
+            layers.append(ndsi(scene.band("B03"), scene.band("B11")))
+        else:
+            layers.append(scene.band(name))  # BandError names the missing band
+    stack = np.stack(layers).astype(np.float32, copy=False)
+    stack[:, ~scene.valid] = 0.0
+    return stack
+
+
+def extract_patches(
+    image: np.ndarray, label: np.ndarray, window: int = 254, patch_size: int = 256
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut an image and its label into zero-padded patches, dropping all-0-label patches.
+
+    Args:
+        image: float32 (C, H, W).
+        label: uint8 (H, W) project codes 0-5 (0 = no data / unlabelled).
+        window: window size on the grid (see :func:`window_starts`).
+        patch_size: padded size (>= window); padding is 0 in image and label.
+
+    Returns:
+        images float32 (N, C, P, P), labels uint8 (N, P, P), windows int32 (N, 4)
+        (row, col, height, width of the unpadded part), N = kept patches.
+    """
+    if image.ndim != 3 or image.dtype != np.float32:
+        raise BandError(f"image must be float32 (C, H, W), got {image.dtype} {image.shape}")
+    if label.shape != image.shape[1:] or label.dtype != np.uint8:
+        raise LabelError(
+            f"label must be uint8 {image.shape[1:]} (the image grid), got {label.dtype} {label.shape}"
+        )
+    check_label_codes(label, "label")
+    if patch_size < window:
+        raise ConfigError(f"patch_size {patch_size} is smaller than window {window}")
+    wins = scene_windows(label.shape, window)
+    keep = [i for i, (r, c, h, w) in enumerate(wins) if label[r:r + h, c:c + w].any()]
+    wins = wins[keep]
+    images = np.zeros((len(wins), image.shape[0], patch_size, patch_size), dtype=np.float32)
+    labels = np.zeros((len(wins), patch_size, patch_size), dtype=np.uint8)
+    for k, (r, c, h, w) in enumerate(wins):
+        images[k, :, :h, :w] = image[:, r:r + h, c:c + w]
+        labels[k, :h, :w] = label[r:r + h, c:c + w]
+    return images, labels, wins
+
+
+def split_subsets(n: int, n_subsets: int = 4, seed: int = 0) -> np.ndarray:
+    """A seeded shuffle of ``n`` patches into ``n_subsets`` subsets of near-equal size.
+
+    Returns int8 (n,) subset ids; sizes differ by at most one, and the same (n, n_subsets, seed)
+    always gives the same split (self-training step 1, Nambiar et al. 2022).
+    """
+    perm = np.random.default_rng(seed).permutation(n)
+    subset = np.empty(n, dtype=np.int8)
+    subset[perm] = (np.arange(n) * n_subsets // max(n, 1)).astype(np.int8)
+    return subset
+
+
+def check_label_codes(label: np.ndarray, what: str) -> None:
+    """Raise :class:`DataFileError` if ``label`` holds codes outside the project classes 0-5."""
+    if label.size and int(label.max()) > max(CLASS_CODES):
+        bad = sorted(int(v) for v in np.unique(label) if v > max(CLASS_CODES))
+        raise DataFileError(
+            f"{what} holds codes {bad[:10]} outside the project classes 0-5; "
+            "recode labels with dfmask_lib.classes.recode before making patches"
+        )
+
+
+# --------------------------------------------------------------------------- HDF5 writing
+
+
+def write_patches(
+    out: str | os.PathLike,
+    scenes: Iterable[tuple[str, np.ndarray, np.ndarray]],
+    config: PatchConfig,
+    inputs: Sequence[Any] = (),
+    total: int | None = None,
+) -> int:
+    """Write patches of scenes to an HDF5 file atomically, one scene in memory at a time.
+
+    Args:
+        out: target ``.h5`` path (appears only when complete).
+        scenes: iterable of (source name, image float32 (C, H, W), label uint8 (H, W)); C must
+            be ``len(config.bands)``.
+        config: the :class:`PatchConfig` (stored as attribute).
+        inputs: JSON-able description of the inputs (for up-to-date checks), stored as attribute.
+        total: number of scenes, for the progress bar.
+
+    Returns:
+        Number of patches written.
+    """
+    n_ch, p = len(config.bands), config.patch_size
+    comp = None if config.compression == "none" else config.compression
+    str_dt = h5py.string_dtype()
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
+        img = f.create_dataset("image", (0, n_ch, p, p), np.float32, maxshape=(None, n_ch, p, p),
+                               chunks=(1, n_ch, p, p), compression=comp)
+        lab = f.create_dataset("label", (0, p, p), np.uint8, maxshape=(None, p, p),
+                               chunks=(1, p, p), compression=comp)
+        src = f.create_dataset("source", (0,), str_dt, maxshape=(None,), chunks=True)
+        win = f.create_dataset("window", (0, 4), np.int32, maxshape=(None, 4), chunks=True)
+        n = 0
+        for name, image, label in tqdm(scenes, total=total, desc="patches", unit="scene"):
+            if image.shape[0] != n_ch:
+                raise BandError(
+                    f"{name}: image has {image.shape[0]} channels, input set "
+                    f"{config.input_set!r} needs {n_ch} ({list(config.bands)})"
+                )
+            images, labels, wins = extract_patches(image, label, config.window, p)
+            k = len(images)
+            for ds in (img, lab, src, win):
+                ds.resize(n + k, axis=0)
+            img[n:n + k], lab[n:n + k], win[n:n + k] = images, labels, wins
+            src[n:n + k] = [name] * k
+            n += k
+        if config.mode == "train":
+            subset = split_subsets(n, config.n_subsets, config.seed)
+        else:
+            subset = np.full(n, -1, dtype=np.int8)
+        f.create_dataset("subset", data=subset)
+        f.attrs.update({
+            "bands": json.dumps(list(config.bands)), "input_set": config.input_set,
+            "mode": config.mode, "version": __version__, "config": config_to_json(config),
+            "inputs": json.dumps(list(inputs), sort_keys=True),
+        })
+    return n
+
+
+def read_patch_config(path: str | os.PathLike) -> PatchConfig:
+    """The :class:`PatchConfig` stored in a patch file."""
+    with _open(path) as f:
+        return config_from_dict(PatchConfig, json.loads(f.attrs["config"]))
+
+
+def _open(path: str | os.PathLike) -> h5py.File:
+    path = Path(path)
+    if not path.is_file():
+        raise MissingDataError(f"no patch file at {path}; create it with `dfmask make-data`")
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise DataFileError(f"{path} is not a readable HDF5 file ({exc}); recreate it") from None
+
+
+def check_patch_file(path: str | os.PathLike, in_channels: int | None = None) -> int:
+    """Check a patch file's layout; return its number of patches.
+
+    Raises:
+        MissingDataError: no file. DataFileError: a dataset or attribute is missing, shapes
+        disagree, or the channel count differs from ``in_channels`` (the model's).
+    """
+    with _open(path) as f:
+        missing = [k for k in ("image", "label", "subset") if k not in f]
+        if missing or "config" not in f.attrs:
+            what = missing or ["attribute 'config'"]
+            raise DataFileError(f"{path} lacks {what}; recreate it with `dfmask make-data`")
+        img, lab = f["image"], f["label"]
+        n = img.shape[0]
+        if img.ndim != 4 or lab.shape != (n, *img.shape[2:]) or f["subset"].shape != (n,):
+            raise DataFileError(
+                f"{path}: inconsistent shapes image {img.shape}, label {lab.shape}, "
+                f"subset {f['subset'].shape}; recreate it with `dfmask make-data`"
+            )
+        if lab.dtype != np.uint8:
+            raise DataFileError(f"{path}: label must be uint8, got {lab.dtype}")
+        if in_channels is not None and img.shape[1] != in_channels:
+            raise DataFileError(
+                f"{path} has {img.shape[1]}-channel patches but the model takes {in_channels}; "
+                "use patches made with the model's input set"
+            )
+        return int(n)
+
+
+# --------------------------------------------------------------------------- I/O edge: products
+
+
+def _signature(paths: Iterable[Path]) -> list[list[Any]]:
+    """Name, size and mtime of every file under ``paths`` (for up-to-date checks)."""
+    sig = []
+    for p in paths:
+        files = sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]
+        for x in files:
+            st = x.stat()
+            sig.append([str(x), st.st_size, st.st_mtime_ns])
+    return sig
+
+
+def _up_to_date(out: Path, config: PatchConfig, inputs: list) -> bool:
+    if not out.is_file():
+        return False
+    try:
+        with h5py.File(out, "r") as f:
+            return (f.attrs.get("config") == config_to_json(config)
+                    and f.attrs.get("inputs") == json.dumps(inputs, sort_keys=True))
+    except OSError:
+        return False
+
+
+def make_data(
+    src_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    config: PatchConfig = PatchConfig(),
+    labels_dir: str | os.PathLike | None = None,
+) -> Path:
+    """Build a patch file from every product in ``src_dir`` (the I/O edge of this module).
+
+    Each product is read with :func:`dfmask_lib.reader.read_product` (20 m grid); its label file
+    (``*FMASK.tif`` in train mode, ``*LABELS.tif`` in test mode) is found with
+    :func:`dfmask_lib.reader.find_label_file` (in ``labels_dir`` when given) and recoded to
+    project classes. Labels are set to 0 where the scene has no data. Rerunning with the same
+    config and unchanged inputs (sizes, mtimes) returns at once.
+
+    Raises:
+        MissingDataError: no products or a missing label file. DataFileError / LabelError: bad labels.
+    """
+    from . import reader  # the reader pulls in rasterio; import it only at the I/O edge
+
+    src_dir, out = Path(src_dir), Path(out)
+    products = reader.list_products(src_dir)
+    if not products:
+        raise MissingDataError(f"no Sentinel-2 products found in {src_dir}")
+    kind = LABEL_KIND[config.mode]
+    label_files = [_find_label(reader, p, kind, labels_dir) for p in products]
+    inputs = _signature(products) + _signature(label_files)
+    if _up_to_date(out, config, inputs):
+        return out
+
+    def scenes() -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        for product, label_file in zip(products, label_files):
+            scene = reader.read_product(product)
+            label, _ = reader.read_labels(label_file, LABEL_TABLE[kind])
+            if label.shape != scene.shape:
+                raise LabelError(
+                    f"{label_file} is {label.shape} but {product.name} is {scene.shape} on its "
+                    "20 m grid; labels must be on the 20 m grid of their product"
+                )
+            label = np.where(scene.valid, label, 0).astype(np.uint8)
+            yield product.name, input_stack(scene, config.input_set), label
+
+    write_patches(out, scenes(), config, inputs, total=len(products))
+    return out
+
+
+def _find_label(reader: Any, product: Path, kind: str, labels_dir: str | os.PathLike | None) -> Path:
+    if labels_dir is None:
+        return Path(reader.find_label_file(product, kind=kind))
+    stem = product.name.removesuffix(".SAFE").removesuffix(".tif")
+    hits = sorted(Path(labels_dir).glob(f"{stem}*{kind}.tif"))
+    if not hits:
+        raise MissingDataError(
+            f"no {stem}*{kind}.tif in {labels_dir}; name label files after their product"
+        )
+    return hits[0]
+
+
+# --------------------------------------------------------------------------- torch dataset
+
+
+class PatchDataset(Dataset):
+    """Torch dataset over a patch file: samples ``{"image": (C, P, P) float32, "mask": (P, P) int64}``.
+
+    Args:
+        path: patch file written by :func:`write_patches`.
+        subsets: keep only patches whose ``subset`` is in this list (None = all).
+        labels: optional (N, P, P) uint8 array over *all* patches of the file that replaces the
+            stored labels (pseudo-labels of the later self-training stages).
+        in_channels: the model's input channels, checked against the file.
+
+    The HDF5 file is opened lazily in each data-loader worker (h5py handles must not cross
+    processes). Sample ``"index"`` is the patch's row in the file.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        subsets: Sequence[int] | None = None,
+        labels: np.ndarray | None = None,
+        in_channels: int | None = None,
+    ) -> None:
+        self.path = Path(path)
+        n = check_patch_file(self.path, in_channels)
+        with _open(self.path) as f:
+            subset = f["subset"][:]
+            self.bands = tuple(json.loads(f.attrs.get("bands", "[]")))
+            self.in_channels = int(f["image"].shape[1])
+        if subsets is None:
+            self.indices = np.arange(n)
+        else:
+            self.indices = np.flatnonzero(np.isin(subset, list(subsets)))
+        if labels is not None:
+            if labels.dtype != np.uint8 or labels.shape[0] != n or labels.ndim != 3:
+                raise DataFileError(
+                    f"label override must be uint8 (N={n}, P, P) over all patches of "
+                    f"{self.path.name}, got {labels.dtype} {labels.shape}"
+                )
+            check_label_codes(labels, "label override")
+        self.labels = labels
+        self._file: h5py.File | None = None
+        self._pid = -1
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def _h5(self) -> h5py.File:
+        if self._file is None or self._pid != os.getpid():
+            self._file = h5py.File(self.path, "r")
+            self._pid = os.getpid()
+        return self._file
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_file"] = None  # reopened in the worker
+        return state
+
+    def label_array(self, i: int) -> np.ndarray:
+        """uint8 (P, P) label of sample ``i`` (override if given), checked to be in 0-5."""
+        j = int(self.indices[i])
+        label = self.labels[j] if self.labels is not None else self._h5()["label"][j]
+        check_label_codes(label, f"{self.path.name} patch {j}")
+        return label
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        j = int(self.indices[i])
+        image = self._h5()["image"][j]
+        return {
+            "image": torch.from_numpy(image),
+            "mask": torch.from_numpy(self.label_array(i).astype(np.int64)),
+            "index": torch.tensor(j),
+        }
+
+    def class_histogram(self) -> np.ndarray:
+        """Pixel counts (6,) int64 of classes 0-5 over the labels this dataset serves."""
+        hist = np.zeros(len(CLASS_CODES), dtype=np.int64)
+        source = self.labels if self.labels is not None else self._h5()["label"]
+        for j in tqdm(self.indices, desc="class statistics", unit="patch", leave=False,
+                      disable=len(self.indices) < 500):
+            label = np.asarray(source[int(j)])
+            check_label_codes(label, f"{self.path.name} patch {int(j)}")
+            hist += np.bincount(label.ravel(), minlength=len(CLASS_CODES))[: len(CLASS_CODES)]
+        return hist

@@ -1,0 +1,246 @@
+"""Tests of dfmask_lib.patches: window math, patch extraction, subsets, HDF5 files, the dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from affine import Affine
+
+from dfmask_lib.errors import BandError, ConfigError, DataFileError, LabelError, MissingDataError
+from dfmask_lib.patches import (
+    PatchConfig, PatchDataset, check_patch_file, extract_patches, input_stack, read_patch_config,
+    scene_windows, split_subsets, window_starts, write_patches,
+)
+from dfmask_lib.scene import S2_BANDS, ProductMetadata, Scene
+
+
+def tiny_scene(h: int = 20, w: int = 30, seed: int = 0) -> Scene:
+    """A synthetic 13-band scene with the last column invalid."""
+    rng = np.random.default_rng(seed)
+    refl = rng.uniform(0.01, 0.9, (13, h, w)).astype(np.float32)
+    valid = np.ones((h, w), bool)
+    valid[:, -1] = False
+    refl[:, ~valid] = 0
+    return Scene(refl, S2_BANDS, valid, None, Affine(20, 0, 0, 0, -20, 0), 60.0, 150.0,
+                 ProductMetadata("synthetic"))
+
+
+# ----------------------------------------------------------------------------- window math
+
+
+def test_a_full_tile_gives_22_by_22_windows_with_the_last_snapped_to_the_edge() -> None:
+    starts = window_starts(5490, 254)
+    assert len(starts) == 22
+    assert starts[:3].tolist() == [0, 254, 508]
+    assert starts[-2] == 20 * 254 == 5080
+    assert starts[-1] == 5490 - 254 == 5236
+    wins = scene_windows((5490, 5490))
+    assert wins.shape == (484, 4) and wins.dtype == np.int32
+    assert wins[-1].tolist() == [5236, 5236, 254, 254]
+
+
+@pytest.mark.parametrize(
+    "length, window, expected",
+    [(10, 4, [0, 4, 6]), (8, 4, [0, 4]), (4, 4, [0]), (3, 4, [0]), (9, 4, [0, 4, 5])],
+)
+def test_window_starts(length: int, window: int, expected: list[int]) -> None:
+    assert window_starts(length, window).tolist() == expected
+
+
+def test_extract_patches_pads_with_zeros_and_drops_empty_labels() -> None:
+    image = np.arange(2 * 10 * 7, dtype=np.float32).reshape(2, 10, 7) + 1
+    label = np.zeros((10, 7), np.uint8)
+    label[0, 0] = 1       # window (0, 0)
+    label[9, 6] = 5       # window (6, 3): the snapped corner
+    images, labels, wins = extract_patches(image, label, window=4, patch_size=6)
+    # windows rows 0,4,6 x cols 0,3: 6 windows, 2 with a label
+    assert wins.tolist() == [[0, 0, 4, 4], [6, 3, 4, 4]]
+    assert images.shape == (2, 2, 6, 6) and labels.shape == (2, 6, 6)
+    np.testing.assert_array_equal(images[1, :, :4, :4], image[:, 6:10, 3:7])
+    assert np.all(images[:, :, 4:, :] == 0) and np.all(images[:, :, :, 4:] == 0)
+    assert labels[0, 0, 0] == 1 and labels[1, 3, 3] == 5 and labels.sum() == 6
+
+
+def test_extract_patches_of_a_scene_smaller_than_a_window() -> None:
+    image = np.ones((1, 3, 5), np.float32)
+    label = np.full((3, 5), 2, np.uint8)
+    images, labels, wins = extract_patches(image, label, window=8, patch_size=8)
+    assert wins.tolist() == [[0, 0, 3, 5]]
+    assert images.sum() == 15 and labels.sum() == 30
+
+
+def test_extract_patches_refuses_bad_inputs() -> None:
+    with pytest.raises(BandError):
+        extract_patches(np.ones((2, 4, 4), np.float64), np.ones((4, 4), np.uint8), 4, 4)
+    with pytest.raises(LabelError):
+        extract_patches(np.ones((2, 4, 4), np.float32), np.ones((4, 5), np.uint8), 4, 4)
+    with pytest.raises(DataFileError, match="outside the project classes"):
+        extract_patches(np.ones((2, 4, 4), np.float32), np.full((4, 4), 255, np.uint8), 4, 4)
+
+
+def test_split_subsets_is_seeded_and_balanced() -> None:
+    a = split_subsets(10, 4, seed=3)
+    assert a.dtype == np.int8
+    assert sorted(np.bincount(a).tolist()) == [2, 2, 3, 3]
+    np.testing.assert_array_equal(a, split_subsets(10, 4, seed=3))
+    assert not np.array_equal(a, split_subsets(10, 4, seed=4))
+    assert np.bincount(split_subsets(484 * 3, 4)).tolist() == [363, 363, 363, 363]
+
+
+def test_input_stack_swirndsi_order_and_ndsi() -> None:
+    scene = tiny_scene()
+    stack = input_stack(scene, "swirndsi")
+    assert stack.shape == (7, 20, 30) and stack.dtype == np.float32
+    np.testing.assert_array_equal(stack[4], scene.band("B11"))
+    g, s = scene.band("B03")[3, 4], scene.band("B11")[3, 4]
+    assert stack[6, 3, 4] == pytest.approx((g - s) / (g + s), rel=1e-6)
+    assert np.all(stack[:, :, -1] == 0)  # invalid pixels, NDSI included
+    assert input_stack(scene, "all13").shape == (13, 20, 30)
+    with pytest.raises(ConfigError):
+        input_stack(scene, "rgb")
+
+
+def test_config_is_checked() -> None:
+    with pytest.raises(ConfigError):
+        PatchConfig(mode="validate")
+    with pytest.raises(ConfigError):
+        PatchConfig(window=300)
+    assert PatchConfig().bands == ("B02", "B03", "B04", "B08", "B11", "B12", "NDSI")
+
+
+# ----------------------------------------------------------------------------- HDF5 files
+
+
+def scenes(n: int, channels: int = 2, size: int = 12) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(1)
+    out = []
+    for k in range(n):
+        image = rng.uniform(0, 1, (channels, size, size)).astype(np.float32)
+        label = rng.integers(0, 6, (size, size)).astype(np.uint8)
+        label[:6, :6] = 0  # one empty window per scene: dropped
+        out.append((f"scene{k}", image, label))
+    return out
+
+
+CFG = PatchConfig(window=6, patch_size=8, input_set="swirndsi")
+
+
+def write_tiny(path: Path, n: int = 3, channels: int = 7, mode: str = "train") -> int:
+    cfg = PatchConfig(mode=mode, window=6, patch_size=8)
+    return write_patches(path, scenes(n, channels), cfg, inputs=[["x", 1, 2]])
+
+
+def test_write_patches_layout(tmp_path: Path) -> None:
+    out = tmp_path / "p.h5"
+    n = write_tiny(out)
+    assert n == 9  # 3 scenes x (4 windows - 1 empty)
+    with h5py.File(out) as f:
+        assert f["image"].shape == (9, 7, 8, 8) and f["image"].dtype == np.float32
+        assert f["image"].chunks == (1, 7, 8, 8) and f["image"].compression == "lzf"
+        assert f["label"].shape == (9, 8, 8) and f["label"].dtype == np.uint8
+        assert f["window"][:3].tolist() == [[0, 6, 6, 6], [6, 0, 6, 6], [6, 6, 6, 6]]
+        assert [s.decode() for s in f["source"][:]] == ["scene0"] * 3 + ["scene1"] * 3 + ["scene2"] * 3
+        assert sorted(np.bincount(f["subset"][:]).tolist()) == [2, 2, 2, 3]
+        assert json.loads(f.attrs["bands"])[-1] == "NDSI"
+        assert f.attrs["mode"] == "train" and f.attrs["input_set"] == "swirndsi"
+        assert json.loads(f.attrs["inputs"]) == [["x", 1, 2]]
+        img0 = scenes(1, 7)[0][1]
+        np.testing.assert_array_equal(f["image"][0, :, :6, :6], img0[:, 0:6, 6:12])
+    assert read_patch_config(out) == PatchConfig(window=6, patch_size=8)
+    assert check_patch_file(out, in_channels=7) == 9
+    assert list(tmp_path.iterdir()) == [out]  # no temporary left behind
+
+
+def test_test_mode_has_no_subsets(tmp_path: Path) -> None:
+    write_tiny(tmp_path / "t.h5", mode="test")
+    with h5py.File(tmp_path / "t.h5") as f:
+        assert set(f["subset"][:].tolist()) == {-1}
+
+
+def test_a_failing_write_leaves_nothing(tmp_path: Path) -> None:
+    bad = scenes(2, 7)
+    bad[1] = ("bad", bad[1][1], np.full((12, 12), 9, np.uint8))
+    with pytest.raises(DataFileError):
+        write_patches(tmp_path / "p.h5", bad, CFG)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(BandError, match="needs 7"):
+        write_patches(tmp_path / "p.h5", scenes(1, 3), CFG)
+    assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- bad files
+
+
+def test_missing_file_and_missing_dataset(tmp_path: Path) -> None:
+    with pytest.raises(MissingDataError, match="make-data"):
+        check_patch_file(tmp_path / "none.h5")
+    with h5py.File(tmp_path / "bad.h5", "w") as f:
+        f["image"] = np.zeros((1, 7, 8, 8), np.float32)
+        f.attrs["config"] = "{}"
+    with pytest.raises(DataFileError, match=r"\['label', 'subset'\]"):
+        PatchDataset(tmp_path / "bad.h5")
+    (tmp_path / "junk.h5").write_text("not hdf5")
+    with pytest.raises(DataFileError, match="not a readable HDF5"):
+        check_patch_file(tmp_path / "junk.h5")
+
+
+def test_wrong_channel_count_for_the_model(tmp_path: Path) -> None:
+    write_tiny(tmp_path / "p.h5")
+    with pytest.raises(DataFileError, match="7-channel patches but the model takes 13"):
+        PatchDataset(tmp_path / "p.h5", in_channels=13)
+
+
+def test_label_codes_out_of_range_in_file_or_override(tmp_path: Path) -> None:
+    path = tmp_path / "p.h5"
+    write_tiny(path)
+    with h5py.File(path, "r+") as f:
+        f["label"][4, 0, 0] = 7
+    ds = PatchDataset(path)
+    ds[3]  # fine
+    with pytest.raises(DataFileError, match=r"patch 4 holds codes \[7\]"):
+        ds[4]
+    with pytest.raises(DataFileError, match="outside the project classes"):
+        ds.class_histogram()
+    with pytest.raises(DataFileError, match="outside"):
+        PatchDataset(path, labels=np.full((9, 8, 8), 6, np.uint8))
+    with pytest.raises(DataFileError, match="over all patches"):
+        PatchDataset(path, labels=np.zeros((3, 8, 8), np.uint8))
+
+
+# ----------------------------------------------------------------------------- dataset
+
+
+def test_dataset_samples_subsets_and_override(tmp_path: Path) -> None:
+    path = tmp_path / "p.h5"
+    write_tiny(path)
+    with h5py.File(path) as f:
+        subset, label = f["subset"][:], f["label"][:]
+    ds = PatchDataset(path, subsets=[0, 1], in_channels=7)
+    assert len(ds) == int(np.isin(subset, [0, 1]).sum())
+    s = ds[0]
+    assert set(s) == {"image", "mask", "index"}
+    assert s["image"].shape == (7, 8, 8) and s["image"].dtype == torch.float32
+    assert s["mask"].dtype == torch.int64
+    j = int(s["index"])
+    assert subset[j] in (0, 1)
+    np.testing.assert_array_equal(s["mask"].numpy(), label[j])
+    override = np.full_like(label, 4)
+    assert torch.all(PatchDataset(path, labels=override)[2]["mask"] == 4)
+    hist = PatchDataset(path).class_histogram()
+    np.testing.assert_array_equal(hist, np.bincount(label.ravel(), minlength=6))
+
+
+def test_dataset_works_in_worker_processes(tmp_path: Path) -> None:
+    path = tmp_path / "p.h5"
+    write_tiny(path)
+    ds = PatchDataset(path)
+    ds[0]  # opens the file in the parent; workers must reopen their own
+    loader = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=2)
+    batches = list(loader)
+    assert sum(len(b["index"]) for b in batches) == 9
+    assert batches[0]["image"].shape == (4, 7, 8, 8)
