@@ -1,0 +1,198 @@
+"""Shared figures: RGB quicklooks, class maps in the authors' colours, confusion matrices.
+
+Every function draws into a new figure (or into ``ax`` when given) and returns the
+:class:`matplotlib.figure.Figure`; nothing is shown or saved here, so notebooks and
+scripts decide (``fig.savefig(...)``). Compute lives elsewhere: these functions only
+draw arrays they are given. Colours are the authors' (Nambiar et al. 2022, Remote
+Sens. 14:1825), from :data:`dfmask_lib.classes.CLASS_COLOURS`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from matplotlib import pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from .classes import CLASS_CODES, CLASS_COLOURS, CLASS_NAMES, PROJECT, MappingTable, recode
+from .errors import BandError, LabelError
+
+__all__ = ["RGB_BANDS", "stretch_rgb", "rgb_figure", "class_colormap", "classmap_figure",
+           "confusion_figure"]
+
+#: True-colour bands (red, green, blue) of Sentinel-2 MSI.
+RGB_BANDS: tuple[str, str, str] = ("B04", "B03", "B02")
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return fig, ax
+
+
+def stretch_rgb(
+    rgb: np.ndarray,
+    valid: np.ndarray | None = None,
+    percentiles: tuple[float, float] = (2.0, 98.0),
+    per_channel: bool = False,
+) -> np.ndarray:
+    """Percentile-stretch a (3, H, W) image to a displayable (H, W, 3) float32 in [0, 1].
+
+    Args:
+        rgb: float (3, H, W) reflectance, red, green, blue in that order.
+        valid: bool (H, W) pixels to take the percentiles over and to show; others are
+            black. None = all pixels.
+        percentiles: (low, high) percentiles mapped to 0 and 1.
+        per_channel: stretch each channel on its own (boosts contrast, shifts colours);
+            the default shares one range so snow and cloud stay white.
+
+    Raises:
+        BandError: wrong shape, or ``valid`` not a bool (H, W) mask.
+    """
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[0] != 3:
+        raise BandError(f"rgb must be (3, H, W) red, green, blue; got shape {rgb.shape}")
+    if valid is None:
+        valid = np.ones(rgb.shape[1:], dtype=bool)
+    valid = np.asarray(valid)
+    if valid.shape != rgb.shape[1:] or valid.dtype != bool:
+        raise BandError(f"valid must be bool {rgb.shape[1:]}, got {valid.dtype} {valid.shape}")
+    lo_p, hi_p = percentiles
+    if not 0 <= lo_p < hi_p <= 100:
+        raise BandError(f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles}")
+    out = np.zeros(rgb.shape, dtype=np.float32)
+    if valid.any():
+        pixels = rgb[:, valid].astype(np.float64)  # (3, n)
+        if per_channel:
+            lo, hi = np.percentile(pixels, [lo_p, hi_p], axis=1)  # (3,) each
+        else:
+            lo, hi = np.percentile(pixels, [lo_p, hi_p])
+            lo, hi = np.full(3, lo), np.full(3, hi)
+        span = np.where(hi > lo, hi - lo, 1.0)
+        out = ((rgb - lo[:, None, None]) / span[:, None, None]).astype(np.float32)
+        np.clip(out, 0.0, 1.0, out=out)
+        out[:, ~valid] = 0.0
+    return np.moveaxis(out, 0, -1)
+
+
+def rgb_figure(
+    image: Any,
+    valid: np.ndarray | None = None,
+    *,
+    percentiles: tuple[float, float] = (2.0, 98.0),
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """True-colour quicklook with a percentile stretch (:func:`stretch_rgb`).
+
+    Args:
+        image: a :class:`~dfmask_lib.scene.Scene` (B04, B03, B02 and its valid mask are used)
+            or a float (3, H, W) red, green, blue array.
+        valid: bool (H, W) mask for an array; ignored for a Scene.
+        percentiles, title, ax: display options; ``ax`` to draw into an existing axes.
+    """
+    if hasattr(image, "bands") and hasattr(image, "valid"):
+        valid = image.valid
+        image = image.bands(RGB_BANDS)
+    fig, ax = _axes(ax, (5, 5))
+    ax.imshow(stretch_rgb(image, valid, percentiles), interpolation="nearest")
+    ax.set_title(title or f"RGB (B04, B03, B02), {percentiles[0]:g}-{percentiles[1]:g} % stretch")
+    ax.set_axis_off()
+    return fig
+
+
+def class_colormap() -> tuple[ListedColormap, BoundaryNorm]:
+    """A colormap and norm that paint project codes 0-5 in the authors' colours."""
+    cmap = ListedColormap([np.array(CLASS_COLOURS[c]) / 255 for c in CLASS_CODES], name="dfmask")
+    norm = BoundaryNorm(np.arange(len(CLASS_CODES) + 1) - 0.5, cmap.N)
+    return cmap, norm
+
+
+def classmap_figure(
+    classes: np.ndarray,
+    *,
+    table: MappingTable = PROJECT,
+    title: str | None = None,
+    legend: bool = True,
+    ax: Axes | None = None,
+) -> Figure:
+    """A class map in the authors' colours, with a legend of the project classes.
+
+    Args:
+        classes: integer (H, W) class map in the codes of ``table`` (project codes 0-5 by
+            default; e.g. ``table=SEN2COR_SCL`` recodes an SCL on the fly).
+        table: the codes' mapping table; the map is shown in project classes.
+        title, legend, ax: display options.
+
+    Raises:
+        LabelError: not 2-D, or codes outside ``table``.
+    """
+    classes = np.asarray(classes)
+    if classes.ndim != 2:
+        raise LabelError(f"class map must be (H, W), got shape {classes.shape}")
+    project = recode(classes, table)
+    cmap, norm = class_colormap()
+    fig, ax = _axes(ax, (6, 5))
+    ax.imshow(project, cmap=cmap, norm=norm, interpolation="nearest")
+    ax.set_title(title or f"classes ({table.name} table)")
+    ax.set_axis_off()
+    if legend:
+        handles = [Patch(facecolor=np.array(CLASS_COLOURS[c]) / 255, edgecolor="0.5",
+                         label=f"{c} {CLASS_NAMES[c]}") for c in CLASS_CODES]
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  frameon=False, fontsize="small")
+    return fig
+
+
+def confusion_figure(
+    cm: np.ndarray,
+    *,
+    normalise: bool = True,
+    class_names: Sequence[str] | None = None,
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """A confusion matrix (rows = truth 1..n-1, columns = prediction 0..n-1).
+
+    Row 0 (unlabelled truth) is never counted and is not drawn; column 0 is kept
+    because a predicted "no data" on a labelled pixel is an error.
+
+    Args:
+        cm: square non-negative integer matrix from :func:`dfmask_lib.metrics.confusion_matrix`.
+        normalise: colour and annotate by row fraction (recall view); counts otherwise.
+        class_names: names of codes 0..n-1; the project's names by default.
+        title, ax: display options.
+
+    Raises:
+        LabelError: if ``cm`` is not a square non-negative integer matrix.
+    """
+    cm = np.asarray(cm)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] < 2 \
+            or not np.issubdtype(cm.dtype, np.integer) or (cm < 0).any():
+        raise LabelError(f"confusion matrix must be square non-negative integer, got "
+                         f"{cm.dtype} {cm.shape}")
+    n = cm.shape[0]
+    names = list(class_names) if class_names is not None else \
+        [CLASS_NAMES.get(c, str(c)) for c in range(n)]
+    shown = cm[1:].astype(np.float64)
+    if normalise:
+        rows = shown.sum(axis=1, keepdims=True)
+        shown = np.divide(shown, rows, out=np.zeros_like(shown), where=rows > 0)
+    fig, ax = _axes(ax, (6.5, 5))
+    im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalise else None)
+    fig.colorbar(im, ax=ax, shrink=0.8, label="fraction of truth row" if normalise else "pixels")
+    for (i, j), v in np.ndenumerate(shown):
+        text = f"{v:.2f}" if normalise else f"{int(v)}"
+        ax.text(j, i, text, ha="center", va="center", fontsize="small",
+                color="white" if v > (0.5 if normalise else shown.max() / 2) else "black")
+    ax.set_xticks(range(n), names, rotation=45, ha="right")
+    ax.set_yticks(range(n - 1), names[1:])
+    ax.set_xlabel("prediction")
+    ax.set_ylabel("truth")
+    ax.set_title(title or "confusion matrix")
+    return fig

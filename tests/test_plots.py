@@ -1,0 +1,126 @@
+"""Tests of dfmask_lib.plots: stretch numbers, colours of drawn class maps, confusion annotations."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from affine import Affine
+from matplotlib.figure import Figure
+
+from dfmask_lib.classes import SEN2COR_SCL
+from dfmask_lib.errors import BandError, LabelError
+from dfmask_lib.plots import (
+    class_colormap, classmap_figure, confusion_figure, rgb_figure, stretch_rgb,
+)
+from dfmask_lib.scene import S2_BANDS, ProductMetadata, Scene
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_stretch_shared_range_numbers():
+    rgb = np.stack([np.linspace(0, 1, 101, dtype=np.float32).reshape(1, 101)] * 3)
+    out = stretch_rgb(rgb, percentiles=(10, 90))
+    assert out.shape == (1, 101, 3) and out.dtype == np.float32
+    assert out[0, 10, 0] == pytest.approx(0.0) and out[0, 90, 0] == pytest.approx(1.0)
+    assert out[0, 50, 1] == pytest.approx(0.5)
+    assert out[0, 0, 2] == 0.0 and out[0, 100, 2] == 1.0  # clipped
+
+
+def test_stretch_per_channel_and_invalid_black():
+    rgb = np.zeros((3, 2, 2), np.float32)
+    rgb[0] = [[0.1, 0.2], [0.3, 9.0]]
+    rgb[1] = [[0.1, 0.1], [0.5, 9.0]]
+    rgb[2] = [[0.2, 0.2], [0.2, 9.0]]  # constant over valid pixels
+    valid = np.array([[True, True], [True, False]])
+    out = stretch_rgb(rgb, valid, percentiles=(0, 100), per_channel=True)
+    np.testing.assert_allclose(out[..., 0], [[0.0, 0.5], [1.0, 0.0]], atol=1e-6)
+    np.testing.assert_allclose(out[..., 1], [[0.0, 0.0], [1.0, 0.0]], atol=1e-6)
+    np.testing.assert_allclose(out[..., 2], 0.0)  # no range: dark, not NaN
+    shared = stretch_rgb(rgb, valid, percentiles=(0, 100))
+    assert shared[0, 0, 2] == pytest.approx(0.25)  # (0.2 - 0.1) / (0.5 - 0.1)
+
+
+@pytest.mark.parametrize(
+    ("rgb", "valid", "pct"),
+    [
+        (np.zeros((4, 2, 2)), None, (2, 98)),
+        (np.zeros((3, 2, 2)), np.ones((2, 3), bool), (2, 98)),
+        (np.zeros((3, 2, 2)), np.ones((2, 2), np.uint8), (2, 98)),
+        (np.zeros((3, 2, 2)), None, (50, 50)),
+    ],
+)
+def test_stretch_bad_input(rgb, valid, pct):
+    with pytest.raises(BandError):
+        stretch_rgb(rgb, valid, pct)
+
+
+def test_rgb_figure_from_scene_uses_red_green_blue():
+    refl = np.zeros((13, 4, 5), np.float32)
+    refl[S2_BANDS.index("B04")] = 0.9  # red only
+    valid = np.ones((4, 5), bool)
+    valid[0, 0] = False
+    refl[:, 0, 0] = 0
+    scene = Scene(refl, S2_BANDS, valid, None, Affine.identity(), 30.0, 150.0,
+                  ProductMetadata("synthetic"))
+    fig = rgb_figure(scene, percentiles=(0, 100))
+    assert isinstance(fig, Figure)
+    img = fig.axes[0].images[0].get_array()
+    np.testing.assert_allclose(img[1, 1], [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(img[0, 0], [0.0, 0.0, 0.0])
+
+
+def test_classmap_colours_and_legend():
+    classes = np.array([[0, 1, 2], [3, 4, 5]], np.uint8)
+    fig = classmap_figure(classes, title="t")
+    ax = fig.axes[0]
+    rgba = ax.images[0].to_rgba(ax.images[0].get_array())
+    np.testing.assert_array_equal((rgba[..., :3] * 255).round().astype(int)[1, 1], (85, 255, 255))
+    np.testing.assert_array_equal((rgba[..., :3] * 255).round().astype(int)[0, 1], (139, 69, 19))
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["0 no data", "1 clear land", "2 cloud", "3 cloud shadow",
+                      "4 snow/ice", "5 water"]
+    assert ax.get_title() == "t"
+
+
+def test_classmap_recodes_through_table():
+    scl = np.array([[11, 6, 9, 0]], np.uint8)
+    fig = classmap_figure(scl, table=SEN2COR_SCL)
+    np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), [[4, 5, 2, 0]])
+    with pytest.raises(LabelError):
+        classmap_figure(np.array([[12]], np.uint8), table=SEN2COR_SCL)
+    with pytest.raises(LabelError):
+        classmap_figure(np.zeros((1, 2, 2), np.uint8))
+
+
+def test_class_colormap_maps_codes_to_authors_colours():
+    cmap, norm = class_colormap()
+    assert tuple((np.array(cmap(norm(3))[:3]) * 255).round()) == (255, 0, 0)
+    assert tuple((np.array(cmap(norm(5))[:3]) * 255).round()) == (38, 40, 210)
+
+
+def test_confusion_figure_rows_and_annotations():
+    cm = np.zeros((6, 6), np.int64)
+    cm[1, 1], cm[1, 0] = 3, 1
+    cm[4, 4] = 2
+    fig = confusion_figure(cm)
+    ax = fig.axes[0]
+    shown = ax.images[0].get_array()
+    assert shown.shape == (5, 6)  # truth 1..5 x prediction 0..5
+    assert shown[0, 1] == 0.75 and shown[0, 0] == 0.25 and shown[3, 4] == 1.0
+    texts = [t.get_text() for t in ax.texts]
+    assert len(texts) == 30 and texts[:2] == ["0.25", "0.75"]
+    counts = confusion_figure(cm, normalise=False)
+    assert [t.get_text() for t in counts.axes[0].texts][:2] == ["1", "3"]
+    with pytest.raises(LabelError):
+        confusion_figure(np.ones((6, 6)))
+
+
+def test_draws_into_given_axes():
+    fig, (a, b) = plt.subplots(1, 2)
+    assert classmap_figure(np.ones((2, 2), np.uint8), ax=a, legend=False) is fig
+    assert rgb_figure(np.ones((3, 2, 2)), ax=b) is fig
