@@ -87,7 +87,8 @@ class MappingTable:
         """A uint8 look-up array: ``lut[source_code] = project_code``, 255 where undefined."""
         lut = np.full(size, 255, dtype=np.uint8)
         for src, dst in self.mapping.items():
-            lut[src] = dst
+            if src < size:  # recode() sizes the array to the map's largest code
+                lut[src] = dst
         return lut
 
 
