@@ -1,0 +1,245 @@
+"""Grid math: put one band file's pixels onto a target grid (the 20 m grid by default).
+
+Rules (METHOD.md, "Input data"):
+
+* A band finer than the target (10 m -> 20 m) is **area averaged**: each target
+  pixel is the mean DN of the k x k source pixels it covers (k = 2). The source
+  and target grids must be aligned (origin offset a whole number of source pixels).
+* A band coarser than the target (60 m -> 20 m) is **bilinearly interpolated** at
+  the target pixel centres, with pixel-centre alignment: target centre
+  ``x0 + (j + 0.5) * res`` sits at fractional source column
+  ``(x - src_x0) / src_res - 0.5``. Outside the outermost source centres the edge
+  value is repeated. Coordinates are absolute, so reading a window gives exactly
+  the same values as slicing a full read.
+* A band at the target resolution is copied.
+
+No data is DN 0 (Sentinel-2 L1C). A target pixel is no data when any source pixel
+that contributes to it is; saturated (DN 65535) likewise. The functions here touch
+files only through an open rasterio dataset, in windows, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.windows import Window
+from scipy import ndimage
+
+from ..errors import ProductError
+
+__all__ = ["Grid", "BandOnGrid", "snap_grid", "read_band_on_grid", "block_mean", "as_dn"]
+
+#: Sentinel-2 L1C no-data DN.
+NODATA_DN = 0
+#: Sentinel-2 L1C saturated DN (ESA S2 L1C product definition).
+SATURATED_DN = 65535
+#: Rows of target grid processed at once, to bound memory on a full 10 m tile.
+_STRIP_ROWS = 1024
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A north-up raster grid: affine ``transform`` (pixel size ``res``) and ``shape`` (H, W)."""
+
+    transform: Affine
+    shape: tuple[int, int]
+    crs: object = None
+
+    @property
+    def res(self) -> float:
+        return abs(self.transform.a)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) in CRS units."""
+        left, top = self.transform.c, self.transform.f
+        return left, top - self.shape[0] * self.res, left + self.shape[1] * self.res, top
+
+    def window(self, window: Window | None) -> "Grid":
+        """The sub-grid of a rasterio ``window`` (checked to lie inside this grid)."""
+        if window is None:
+            return self
+        r0, c0 = int(window.row_off), int(window.col_off)
+        h, w = int(window.height), int(window.width)
+        if (r0 != window.row_off or c0 != window.col_off or h != window.height
+                or w != window.width):
+            raise ProductError(f"window {window} must have whole-pixel offsets and size")
+        if r0 < 0 or c0 < 0 or h <= 0 or w <= 0 or r0 + h > self.shape[0] or c0 + w > self.shape[1]:
+            raise ProductError(
+                f"window rows {r0}:{r0 + h}, cols {c0}:{c0 + w} is outside the "
+                f"{self.shape[0]} x {self.shape[1]} px grid; choose a window inside it"
+            )
+        return Grid(self.transform * Affine.translation(c0, r0), (h, w), self.crs)
+
+
+@dataclass(frozen=True)
+class BandOnGrid:
+    """One band resampled onto a target grid.
+
+    Attributes:
+        dn: float32 (H, W) digital numbers (area mean or bilinear), 0 where no data.
+        nodata: bool (H, W), True where any contributing source pixel had DN 0.
+        saturated: bool (H, W), True where any contributing source pixel had DN 65535.
+    """
+
+    dn: np.ndarray
+    nodata: np.ndarray
+    saturated: np.ndarray
+
+
+def snap_grid(bounds: tuple[float, float, float, float], res: float, crs: object = None,
+              anchor: tuple[float, float] = (0.0, 0.0)) -> Grid:
+    """The largest grid of pixel size ``res`` inside ``bounds`` whose origin is aligned to ``anchor``.
+
+    Sentinel-2 tile origins (ULX, ULY) are multiples of 60 m, so ``anchor=(ULX, ULY)``
+    (or (0, 0) when unknown) keeps a crop on its tile's 20 m grid.
+
+    Raises:
+        ProductError: if the bounds hold less than one pixel.
+    """
+    left, bottom, right, top = bounds
+    ax, ay = anchor
+    x0 = ax + math.ceil((left - ax) / res - 1e-9) * res
+    y0 = ay + math.floor((top - ay) / res + 1e-9) * res
+    width = int(math.floor((right - x0) / res + 1e-9))
+    height = int(math.floor((y0 - bottom) / res + 1e-9))
+    if width <= 0 or height <= 0:
+        raise ProductError(
+            f"the band files' common footprint {bounds} holds no whole {res:g} m pixel; "
+            "check that all band files cover the same area"
+        )
+    return Grid(Affine(res, 0.0, x0, 0.0, -res, y0), (height, width), crs)
+
+
+def as_dn(array: np.ndarray) -> np.ndarray:
+    """Cast a band read from file to uint16 DN, explicitly.
+
+    Real L1C bands are uint16. Some crops (the CNES ALCD S2B fixtures, written by OTB)
+    store the same bits as signed int16: reinterpret them, so DN 65535 stored as -1
+    stays saturated instead of becoming a negative reflectance.
+    """
+    if array.dtype == np.uint16:
+        return array
+    if array.dtype == np.int16:
+        return array.view(np.uint16)
+    if array.dtype == np.uint8:
+        return array.astype(np.uint16)
+    raise ProductError(
+        f"band data type {array.dtype} is not a Sentinel-2 L1C DN type (uint16); "
+        "is this a Level-1C band file?"
+    )
+
+
+def block_mean(dn: np.ndarray, k: int) -> BandOnGrid:
+    """Area-average a (k*H, k*W) DN array to (H, W); no data/saturated if any sub-pixel is.
+
+    Args:
+        dn: uint16 (k*H, k*W) digital numbers.
+        k: integer reduction factor (2 for 10 m -> 20 m).
+    """
+    h, w = dn.shape[0] // k, dn.shape[1] // k
+    if dn.shape != (h * k, w * k):
+        raise ProductError(f"array {dn.shape} is not a whole number of {k} x {k} blocks")
+    blocks = dn.reshape(h, k, w, k)
+    # float32 sums of <= 9 uint16 values are exact (< 2**24)
+    mean = blocks.astype(np.float32).sum(axis=(1, 3)) / np.float32(k * k)
+    nodata = blocks.min(axis=(1, 3)) == NODATA_DN
+    saturated = blocks.max(axis=(1, 3)) == SATURATED_DN
+    mean[nodata] = 0.0
+    return BandOnGrid(mean, nodata, saturated)
+
+
+def _read(src: rasterio.io.DatasetReader, band: int, window: Window,
+          nodata_value: int | None) -> np.ndarray:
+    dn = as_dn(src.read(band, window=window))
+    if nodata_value is not None and nodata_value != NODATA_DN:
+        dn = np.where(dn == nodata_value, np.uint16(NODATA_DN), dn)
+    return dn
+
+
+def _finer(src: rasterio.io.DatasetReader, band: int, grid: Grid, k: int,
+           nodata_value: int | None) -> BandOnGrid:
+    r = abs(src.transform.a)
+    col = (grid.transform.c - src.transform.c) / r
+    row = (src.transform.f - grid.transform.f) / r
+    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+        raise ProductError(
+            f"{src.name}: its {r:g} m pixels are not aligned with the {grid.res:g} m grid "
+            f"(offset {col:.3f}, {row:.3f} px); band files of one product must share a grid"
+        )
+    col, row = int(round(col)), int(round(row))
+    h, w = grid.shape
+    if row < 0 or col < 0 or row + h * k > src.height or col + w * k > src.width:
+        raise ProductError(f"{src.name} does not cover the requested grid {grid.bounds}")
+    out = BandOnGrid(np.zeros(grid.shape, np.float32), np.zeros(grid.shape, bool),
+                     np.zeros(grid.shape, bool))
+    for r0 in range(0, h, _STRIP_ROWS):
+        rh = min(_STRIP_ROWS, h - r0)
+        dn = _read(src, band, Window(col, row + r0 * k, w * k, rh * k), nodata_value)
+        part = block_mean(dn, k)
+        out.dn[r0:r0 + rh], out.nodata[r0:r0 + rh], out.saturated[r0:r0 + rh] = (
+            part.dn, part.nodata, part.saturated)
+    return out
+
+
+def _coarser(src: rasterio.io.DatasetReader, band: int, grid: Grid,
+             nodata_value: int | None) -> BandOnGrid:
+    r = abs(src.transform.a)
+    h, w = grid.shape
+    # fractional source coordinates of the target pixel centres (pixel-centre alignment)
+    cols = (grid.transform.c + (np.arange(w) + 0.5) * grid.res - src.transform.c) / r - 0.5
+    rows = (src.transform.f - (grid.transform.f - (np.arange(h) + 0.5) * grid.res)) / r - 0.5
+    c0 = int(np.clip(math.floor(cols[0]), 0, src.width - 1))
+    c1 = int(np.clip(math.floor(cols[-1]) + 1, 0, src.width - 1))
+    r0 = int(np.clip(math.floor(rows[0]), 0, src.height - 1))
+    r1 = int(np.clip(math.floor(rows[-1]) + 1, 0, src.height - 1))
+    dn = _read(src, band, Window(c0, r0, c1 - c0 + 1, r1 - r0 + 1), nodata_value)
+    rr, cc = np.meshgrid(np.clip(rows, 0, src.height - 1) - r0,
+                         np.clip(cols, 0, src.width - 1) - c0, indexing="ij")
+    coords = np.stack([rr.ravel(), cc.ravel()])
+
+    def interp(a: np.ndarray) -> np.ndarray:
+        return ndimage.map_coordinates(a, coords, order=1, mode="nearest").reshape(h, w)
+
+    values = interp(dn.astype(np.float32))
+    nodata = interp((dn == NODATA_DN).astype(np.float32)) > 0
+    saturated = interp((dn == SATURATED_DN).astype(np.float32)) > 0
+    values = values.astype(np.float32)
+    values[nodata] = 0.0
+    return BandOnGrid(values, nodata, saturated)
+
+
+def read_band_on_grid(src: rasterio.io.DatasetReader, grid: Grid, band: int = 1,
+                      nodata_value: int | None = None) -> BandOnGrid:
+    """Read band ``band`` of an open dataset onto ``grid`` (see module docstring for the rules).
+
+    Args:
+        src: open rasterio dataset, north-up, in the grid's CRS, uint16 (or int16) DN.
+        grid: the target grid (e.g. a window of the 20 m tile grid).
+        band: 1-based band index in ``src``.
+        nodata_value: a second no-data DN besides 0 (e.g. 65535 declared by sen2r
+            GeoTIFFs); such pixels are treated as DN 0.
+
+    Raises:
+        ProductError: rotated/misaligned grids, a resolution ratio that is not a whole
+            number, or a band file that does not cover the grid.
+    """
+    t = src.transform
+    if t.b != 0 or t.d != 0 or t.e >= 0 or abs(t.a) != abs(t.e):
+        raise ProductError(f"{src.name}: only north-up square-pixel rasters are supported")
+    r = abs(t.a)
+    if math.isclose(r, grid.res):
+        return _finer(src, band, grid, 1, nodata_value)
+    if r < grid.res:
+        k = grid.res / r
+        if abs(k - round(k)) > 1e-9:
+            raise ProductError(
+                f"{src.name}: {r:g} m pixels do not divide the {grid.res:g} m grid; "
+                "choose a resolution that is a multiple of the band's"
+            )
+        return _finer(src, band, grid, int(round(k)), nodata_value)
+    return _coarser(src, band, grid, nodata_value)
