@@ -16,6 +16,7 @@ __all__ = [
     "LabelError",
     "ConfigError",
     "DataFileError",
+    "NotebookError",
 ]
 
 
@@ -45,3 +46,7 @@ class ConfigError(DfmaskError, ValueError):
 
 class DataFileError(DfmaskError, ValueError):
     """A derived data file (HDF5 patches, checkpoint) is missing a dataset or has wrong contents."""
+
+
+class NotebookError(DfmaskError, RuntimeError):
+    """A book notebook failed to execute, or the book failed to build."""
