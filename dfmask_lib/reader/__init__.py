@@ -65,7 +65,7 @@ def read_product(path: str | os.PathLike, *, window: Window | None = None,
                          progress=progress)
     if band_names is None:
         raise BandError(f"{path.name} is not a SAFE product; to read it as a GeoTIFF band "
-                        "stack pass band_names (the name of each band in file order)")
+                        "stack pass band_names (CLI: --band-names), the name of each band in file order")
     return read_geotiff_stack(path, band_names, window=window,
                               bands=bands if tuple(bands) != S2_BANDS else None,
                               resolution=resolution, progress=progress)
