@@ -1,0 +1,150 @@
+"""Tests of dfmask_lib.train: class weights, early stopping, learning, exact resume, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dfmask_lib.errors import ConfigError, DataFileError, MissingDataError
+from dfmask_lib.patches import PatchConfig, write_patches
+from dfmask_lib.train import (
+    LEARNING_RATES, TrainConfig, load_checkpoint, mfb_weights, moving_average, predict_patches,
+    should_stop, train,
+)
+
+
+def learnable_scenes(n: int, size: int = 32, seed: int = 0) -> list:
+    """Scenes whose label is readable from the image: channel k is bright where class k+1."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        blocks = rng.integers(1, 6, (size // 8, size // 8))
+        label = np.kron(blocks, np.ones((8, 8), dtype=np.int64)).astype(np.uint8)
+        image = rng.normal(0, 0.3, (7, size, size)).astype(np.float32)
+        for c in range(5):
+            image[c] += (label == c + 1)
+        label[:2, :] = 0  # a few unlabelled pixels
+        out.append((f"s{k}", image, label))
+    return out
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    d = tmp_path_factory.mktemp("h5")
+    train_h5, val_h5 = d / "train.h5", d / "val.h5"
+    # window 32 = patch 32: one patch per scene
+    write_patches(train_h5, learnable_scenes(16), PatchConfig(window=32, patch_size=32))
+    write_patches(val_h5, learnable_scenes(4, seed=1),
+                  PatchConfig(mode="test", window=32, patch_size=32))
+    return train_h5, val_h5
+
+
+def tiny(**kw) -> TrainConfig:
+    base = dict(start_filters=4, depth=2, batch_size=4, num_workers=0, device="cpu",
+                full=True, lr=1e-2)
+    return TrainConfig(**{**base, **kw})
+
+
+# ----------------------------------------------------------------------------- pure functions
+
+
+def test_mfb_weights_of_a_known_histogram() -> None:
+    # classes 1,2,3,5 present with freq 0.1, 0.2, 0.3, 0.4 -> median 0.25
+    with pytest.warns(UserWarning, match="snow/ice"):
+        w = mfb_weights([1000, 10, 20, 30, 0, 40])
+    assert w.dtype == np.float32
+    np.testing.assert_allclose(w, [0, 2.5, 1.25, 0.25 / 0.3, 0, 0.625], rtol=1e-6)
+    w = mfb_weights([0, 1, 1, 1, 1, 4])  # freq 1/8 x4, 1/2 -> median 1/8
+    np.testing.assert_allclose(w, [0, 1, 1, 1, 1, 0.25], rtol=1e-6)
+    with pytest.raises(DataFileError, match="no labelled pixel"):
+        mfb_weights([5, 0, 0, 0, 0, 0])
+
+
+def test_moving_average_and_early_stopping() -> None:
+    assert moving_average([1, 3, 5, 7], 2) == [1, 2, 4, 6]
+    rising = list(np.linspace(0.1, 0.9, 30))
+    assert not should_stop(rising, 10, 10)
+    plateau = [0.5] * 11
+    assert should_stop(plateau, 10, 10)       # best MA at epoch 1, 10 epochs without gain
+    assert not should_stop(plateau[:10], 10, 10)
+    dip = [0.1, 0.9] + [0.2] * 9              # MA peaks at epoch 2 then falls
+    assert not should_stop(dip, 3, 10) and should_stop(dip + [0.2], 3, 10)
+
+
+def test_config_defaults_follow_the_stage_table() -> None:
+    assert [TrainConfig(stage=s).lr for s in range(4)] == [1e-3, 7e-4, 3e-4, 1e-4]
+    assert dict(LEARNING_RATES) == {0: 1e-3, 1: 7e-4, 2: 3e-4, 3: 1e-4}
+    assert TrainConfig().augment is False and TrainConfig(stage=2).augment is True
+    cfg = TrainConfig()
+    assert (cfg.batch_size, cfg.max_epochs, cfg.patience, cfg.weight_decay) == (8, 400, 10, 1e-5)
+    assert TrainConfig(stage=3).model_config().start_filters == 32
+    with pytest.raises(ConfigError):
+        TrainConfig(stage=5)
+    with pytest.raises(ConfigError):
+        TrainConfig(batch_size=0)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def test_training_lowers_the_loss_and_writes_its_outputs(data, tmp_path: Path) -> None:
+    train_h5, val_h5 = data
+    res = train(tiny(max_epochs=4), train_h5, val_h5, tmp_path / "run", progress=False)
+    losses = [h["train_loss"] for h in res.history]
+    assert res.epochs_run == 4 and losses[-1] < 0.7 * losses[0]
+    assert res.history[-1]["val_miou"] > res.history[0]["val_miou"]
+    assert {p.name for p in (tmp_path / "run").iterdir()} == {
+        "config.json", "last.pt", "best.pt", "log.csv", "log.json"}
+    log = json.loads((tmp_path / "run" / "log.json").read_text())
+    assert [r["epoch"] for r in log] == [1, 2, 3, 4]
+    assert set(log[0]) >= {"train_loss", "val_loss", "val_miou", "iou_1", "iou_5", "time_s"}
+    csv_lines = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert len(csv_lines) == 5 and csv_lines[0].startswith("epoch,train_loss")
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["lr"] == 1e-2
+
+    model, cfg, ckpt = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert cfg == tiny(max_epochs=4) and ckpt["epoch"] == res.best_epoch
+    images = torch.from_numpy(learnable_scenes(2, seed=5)[0][1][None])
+    classes, conf = predict_patches(model, images)
+    assert classes.shape == (1, 32, 32) and classes.dtype == np.uint8
+    assert conf.dtype == np.float32 and np.all((conf > 0.2) & (conf <= 1.0))
+
+
+def test_interrupted_run_resumes_bit_identically(data, tmp_path: Path) -> None:
+    train_h5, val_h5 = data
+    cfg = tiny(max_epochs=4, augment=True)
+    full = train(cfg, train_h5, val_h5, tmp_path / "a", progress=False)
+    train(tiny(max_epochs=2, augment=True), train_h5, val_h5, tmp_path / "b", progress=False)
+    resumed = train(cfg, train_h5, val_h5, tmp_path / "b", resume=True, progress=False)
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=True)
+    assert a["epoch"] == b["epoch"] == 4
+    for k, v in a["model"].items():
+        assert torch.equal(v, b["model"][k]), k
+    strip = lambda h: [{k: v for k, v in r.items() if k != "time_s"} for r in h]  # noqa: E731
+    assert strip(full.history) == strip(resumed.history)
+    # a finished run resumes to itself without training
+    again = train(cfg, train_h5, val_h5, tmp_path / "b", resume=True, progress=False)
+    assert strip(again.history) == strip(full.history)
+
+
+def test_run_errors(data, tmp_path: Path) -> None:
+    train_h5, val_h5 = data
+    with pytest.raises(ConfigError, match="self-training"):
+        train(tiny(stage=1, full=False), train_h5, val_h5, tmp_path / "s1", progress=False)
+    train(tiny(max_epochs=1), train_h5, val_h5, tmp_path / "r", progress=False)
+    with pytest.raises(ConfigError, match="already holds a run"):
+        train(tiny(max_epochs=1), train_h5, val_h5, tmp_path / "r", progress=False)
+    with pytest.raises(ConfigError, match=r"differs in \['lr'\]"):
+        train(tiny(max_epochs=2, lr=0.5), train_h5, val_h5, tmp_path / "r", resume=True,
+              progress=False)
+    with pytest.raises(DataFileError, match="model takes 13"):
+        train(tiny(in_channels=13), train_h5, val_h5, tmp_path / "c", progress=False)
+    with pytest.raises(MissingDataError):
+        train(tiny(), tmp_path / "nope.h5", val_h5, tmp_path / "m", progress=False)
+    with pytest.raises(MissingDataError):
+        load_checkpoint(tmp_path / "nope.pt")
