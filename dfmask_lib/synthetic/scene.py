@@ -1,0 +1,298 @@
+"""The synthetic scene generator: 13-band L1C TOA reflectance at 20 m with exact truth.
+
+Pure arrays in, pure arrays out; :mod:`dfmask_lib.synthetic.safe_writer` turns the result into a
+real-layout SAFE product. Steps (all seeded by ``SynthConfig.seed``):
+
+1. DEM from fractal noise; surfaces by elevation quantile (water lowest, then rock/tundra,
+   glacier ice, snow above a noisy snowline; or sea ice with leads instead of open water).
+2. Surface TOA spectra from ``spectra.csv`` with spatially correlated within-class variation.
+3. Illumination: hill-shade ``cos(i)/cos(sz)`` of the DEM, and cloud shadows (direct beam
+   attenuated by ``exp(-tau)`` of each cloud, cast at :func:`~dfmask_lib.geometry.shadow_offset`).
+   A pixel keeps the per-band diffuse share ``shadow_ratio`` (measured on shadowed snow) of its
+   brightness in full shadow. Terrain shadow keeps the surface class; cloud shadow is labelled.
+4. Clouds blended over the surface by opacity ``1 - exp(-tau)``, lowest first.
+5. Sensor noise, saturation of bright B02-B04, and a no-data wedge at the swath edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..classes import CLOUD, NODATA, SHADOW
+from ..errors import ConfigError
+from ..scene import S2_BANDS
+from .clouds import CloudObject, TAU_CLOUD, make_cloud, opacity, paste_add, cast_shadow
+from .spectra import CLOUD_TYPES, SURFACE_CLASS, SURFACES, shadow_ratio, spectrum
+from .terrain import fractal_noise, illumination, make_dem
+
+__all__ = ["SynthConfig", "SyntheticScene", "generate", "MIN_SIZE"]
+
+#: Smallest scene side (20 m px): room for a few clouds and their shadows.
+MIN_SIZE = 48
+_B = {b: i for i, b in enumerate(S2_BANDS)}
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Everything that defines one synthetic scene. Same config -> same arrays, bit for bit.
+
+    Fractions are of the scene's pixels unless said otherwise.
+    """
+
+    size: int = 510                     # side in 20 m px; multiple of 6 so 10/20/60 m grids align
+    seed: int = 0                       # the only source of randomness
+    resolution: float = 20.0            # metres per px of the truth grid (the paper's grid)
+    base_elevation_m: float = 400.0     # lowest terrain; only the relief matters for shading
+    relief_m: float = 1500.0            # terrain range; steeper relief -> more terrain shadow
+    water_level: float = 0.10           # share of the lowest terrain flooded (lakes / sea)
+    sea_ice: bool = False               # flooded terrain is sea ice with leads (polar oceans)
+    lead_fraction: float = 0.25         # share of sea ice that is open leads
+    turbid_fraction: float = 0.4        # share of lake water that is turbid glacial meltwater
+    snowline: float = 0.45              # elevation quantile of the land above which snow lies
+    glacier_band: float = 0.12          # quantile band below the snowline covered by bare ice
+    blue_ice_fraction: float = 0.0      # share of bare ice that is blue ice (Antarctica)
+    old_snow_fraction: float = 0.35     # share of snow that is old/dirty
+    vegetation_fraction: float = 0.35   # share of snow-free land that is tundra vegetation
+    cloud_cover: float = 0.30           # target share of labelled cloud (stops adding clouds)
+    cloud_mix: tuple[float, ...] = (0.4, 0.15, 0.25, 0.2)  # weights of CLOUD_TYPES
+    sun_zenith: float = 60.0            # degrees; polar summer 10:30 local time gives 50-75
+    sun_azimuth: float = 160.0          # degrees clockwise from north
+    view_zenith_near: float = 2.0       # view zenith at the west edge (degrees)
+    view_zenith_far: float = 9.0        # view zenith at the east edge (S2 swath edge ~11.5)
+    view_azimuth: float = 105.0         # degrees; towards the satellite
+    noise_std: float = 0.002            # sensor noise, reflectance units (S2 SNR ~100-200)
+    saturation: bool = True             # mark very bright B02-B04 as saturated (DN 65535)
+    saturation_reflectance: float = 1.15  # approximate TOA level where B02-B04 saturate
+    nodata_wedge: bool = True           # a no-data wedge where the swath edge cuts the tile
+    wedge_fraction: float = 0.06        # share of the scene outside the swath
+    cloud_tau: float = TAU_CLOUD        # labelling threshold on optical thickness (clouds.py)
+
+    def __post_init__(self) -> None:
+        check_config(self)
+
+
+def check_config(c: SynthConfig) -> None:
+    """Raise :class:`ConfigError` naming the first impossible value of a config."""
+    if c.size < MIN_SIZE or c.size % 6:
+        raise ConfigError(f"size must be a multiple of 6 and at least {MIN_SIZE} px "
+                          f"(10/20/60 m grids must align), got {c.size}")
+    for name in ("water_level", "lead_fraction", "turbid_fraction", "snowline", "glacier_band",
+                 "blue_ice_fraction", "old_snow_fraction", "vegetation_fraction",
+                 "cloud_cover", "wedge_fraction"):
+        v = getattr(c, name)
+        if not 0.0 <= v <= 1.0:
+            raise ConfigError(f"{name} must be in [0, 1], got {v}")
+    if len(c.cloud_mix) != len(CLOUD_TYPES) or min(c.cloud_mix) < 0 or sum(c.cloud_mix) <= 0:
+        raise ConfigError(f"cloud_mix needs {len(CLOUD_TYPES)} non-negative weights for "
+                          f"{CLOUD_TYPES}, not all 0; got {c.cloud_mix}")
+    if not 0.0 <= c.sun_zenith < 80.0:
+        raise ConfigError(f"sun_zenith must be in [0, 80) degrees, got {c.sun_zenith}")
+    for name in ("view_zenith_near", "view_zenith_far"):
+        if not 0.0 <= getattr(c, name) <= 15.0:
+            raise ConfigError(f"{name} must be in [0, 15] degrees (S2 swath), got "
+                              f"{getattr(c, name)}")
+    if c.resolution != 20.0:
+        raise ConfigError("resolution must be 20.0 m: the truth grid is the 20 m grid")
+    if c.noise_std < 0 or c.relief_m < 0 or c.cloud_tau <= 0:
+        raise ConfigError("noise_std and relief_m must be >= 0 and cloud_tau > 0")
+
+
+@dataclass(frozen=True, eq=False)
+class SyntheticScene:
+    """A generated scene on the 20 m grid.
+
+    Attributes:
+        reflectance: float32 (13, H, W) TOA reflectance, ``S2_BANDS`` order, 0 outside ``valid``.
+        truth: uint8 (H, W) project classes (0 no data, 1 clear, 2 cloud, 3 shadow, 4 snow/ice,
+            5 water).
+        surface: uint8 (H, W) index into :data:`~dfmask_lib.synthetic.spectra.SURFACES`.
+        dem: float32 (H, W) elevation, metres.
+        illumination: float32 (H, W) direct-beam factor of the terrain (0 = terrain shadow).
+        cloud_tau: float32 (H, W) total cloud optical thickness.
+        shadow_tau: float32 (H, W) cloud optical thickness on the sun path to the ground.
+        saturated: bool (H, W), True where B02-B04 are saturated (written as DN 65535).
+        valid: bool (H, W), False in the no-data wedge.
+        view_zenith: float32 (H, W) degrees; ``config.view_azimuth`` is the view azimuth.
+        clouds: the cloud objects, lowest first.
+        config: the :class:`SynthConfig` that made it.
+    """
+
+    reflectance: np.ndarray
+    truth: np.ndarray
+    surface: np.ndarray
+    dem: np.ndarray
+    illumination: np.ndarray
+    cloud_tau: np.ndarray
+    shadow_tau: np.ndarray
+    saturated: np.ndarray
+    valid: np.ndarray
+    view_zenith: np.ndarray
+    clouds: tuple[CloudObject, ...]
+    config: SynthConfig = field(default_factory=SynthConfig)
+
+
+def _quantile_split(values: np.ndarray, mask: np.ndarray, share: float) -> np.ndarray:
+    """Boolean: pixels in ``mask`` whose ``values`` are in the lowest ``share`` of the mask."""
+    out = np.zeros(mask.shape, bool)
+    if share <= 0 or not mask.any():
+        return out
+    thr = np.quantile(values[mask], min(share, 1.0))
+    out[mask] = values[mask] <= thr
+    return out
+
+
+def surface_map(rng: np.random.Generator, dem: np.ndarray, c: SynthConfig) -> np.ndarray:
+    """uint8 (H, W) surface index (into SURFACES) from the DEM and the config's mix."""
+    shape = dem.shape
+    idx = {s: np.uint8(i) for i, s in enumerate(SURFACES)}
+    out = np.full(shape, idx["rock_moraine"], np.uint8)
+    everywhere = np.ones(shape, bool)
+    water = _quantile_split(dem, everywhere, c.water_level)
+    land = ~water
+    if c.sea_ice:
+        leads = _quantile_split(fractal_noise(rng, shape, 2.2, anisotropy=5.0), water,
+                                c.lead_fraction)
+        out[water] = idx["sea_ice"]
+        out[leads] = idx["lead"]
+    else:
+        turbid = _quantile_split(fractal_noise(rng, shape, 3.0), water, c.turbid_fraction)
+        out[water] = idx["open_water"]
+        out[turbid] = idx["turbid_meltwater"]
+    # A noisy snowline: elevation plus a smooth perturbation, split by land quantiles.
+    wobble = fractal_noise(rng, shape, 2.6) * 0.08 * (np.ptp(dem) + 1.0)
+    height = dem + wobble
+    below_snow = _quantile_split(height, land, c.snowline)
+    snow = land & ~below_snow
+    below_ice = _quantile_split(height, land, max(c.snowline - c.glacier_band, 0.0))
+    ice = below_snow & ~below_ice
+    ground = below_ice
+    variety = fractal_noise(rng, shape, 2.4)
+    old = _quantile_split(variety, snow, c.old_snow_fraction)
+    out[snow] = idx["fresh_snow"]
+    out[old] = idx["old_snow"]
+    blue = _quantile_split(variety, ice, c.blue_ice_fraction)
+    out[ice] = idx["glacier_ice"]
+    out[blue] = idx["blue_ice"]
+    veg = _quantile_split(fractal_noise(rng, shape, 2.8), ground, c.vegetation_fraction)
+    out[veg] = idx["tundra"]
+    return out
+
+
+def surface_reflectance(rng: np.random.Generator, surface: np.ndarray) -> np.ndarray:
+    """float32 (13, H, W) flat-ground TOA reflectance of each pixel's surface.
+
+    Within-class variation: ``mean + std * z`` with ``z`` a smooth field shared by all bands
+    (brightness: grain size, wetness, impurities) plus a weaker independent per-band part, so
+    class clusters overlap in spectral space as real ones do.
+    """
+    h, w = surface.shape
+    out = np.zeros((len(S2_BANDS), h, w), np.float32)
+    common = np.clip(fractal_noise(rng, (h, w), 2.0), -2.5, 2.5)
+    for i, name in enumerate(SURFACES):
+        sel = surface == i
+        if not sel.any():
+            continue
+        sp = spectrum(name)
+        n = int(sel.sum())
+        z = common[sel][None, :] * 0.9 + rng.standard_normal((len(S2_BANDS), n)) * 0.3
+        out[:, sel] = sp.mean[:, None] + sp.std[:, None] * z
+    return np.clip(out, 0.0, None)
+
+
+def _view_zenith(c: SynthConfig) -> np.ndarray:
+    cols = np.linspace(c.view_zenith_near, c.view_zenith_far, c.size, dtype=np.float32)
+    return np.broadcast_to(cols[None, :], (c.size, c.size)).copy()
+
+
+def _clouds(rng: np.random.Generator, c: SynthConfig,
+            view_zenith: np.ndarray) -> tuple[list[CloudObject], np.ndarray]:
+    """Add clouds until the labelled cloud share reaches ``cloud_cover`` (at most 400).
+
+    Cloud bodies are sized for 510 px scenes and shrink proportionally in smaller ones.
+    """
+    shape = (c.size, c.size)
+    tau = np.zeros(shape, np.float32)
+    clouds: list[CloudObject] = []
+    weights = np.asarray(c.cloud_mix, float) / sum(c.cloud_mix)
+    while c.cloud_cover > 0 and (tau > c.cloud_tau).mean() < c.cloud_cover and len(clouds) < 400:
+        kind = CLOUD_TYPES[int(rng.choice(len(CLOUD_TYPES), p=weights))]
+        cloud = make_cloud(rng, kind, shape, c.sun_zenith, c.sun_azimuth, view_zenith,
+                           c.view_azimuth, c.resolution, scale=min(1.0, c.size / 510))
+        clouds.append(cloud)
+        paste_add(tau, cloud.tau, cloud.row0, cloud.col0)
+    clouds.sort(key=lambda cl: cl.height_m)
+    return clouds, tau
+
+
+def _wedge(c: SynthConfig, rng: np.random.Generator) -> np.ndarray:
+    """bool (H, W) valid mask: a slanted swath edge, aligned to the 60 m grid."""
+    n = c.size // 3
+    valid60 = np.ones((n, n), bool)
+    if c.nodata_wedge and c.wedge_fraction > 0:
+        r, col = np.mgrid[0:n, 0:n]
+        # Triangle between the edge line and the left border holds wedge_fraction of the area.
+        valid60 = col >= 2.0 * c.wedge_fraction * n * (1.0 - r / n)
+        if rng.random() < 0.5:
+            valid60 = valid60[:, ::-1]
+    return np.repeat(np.repeat(valid60, 3, axis=0), 3, axis=1)
+
+
+def generate(config: SynthConfig | None = None) -> SyntheticScene:
+    """Generate one synthetic scene (see the module docstring for the steps)."""
+    c = config if config is not None else SynthConfig()
+    rng = np.random.default_rng(c.seed)
+    shape = (c.size, c.size)
+    dem = make_dem(rng, shape, c.base_elevation_m, c.relief_m)
+    surface = surface_map(rng, dem, c)
+    flat_water = np.isin(surface, [SURFACES.index(s) for s in ("open_water", "turbid_meltwater",
+                                                                 "sea_ice", "lead")])
+    if flat_water.any():
+        dem = np.where(flat_water, dem[flat_water].max(), dem).astype(np.float32)
+    refl = surface_reflectance(rng, surface)
+    illum = illumination(dem, c.resolution, c.sun_zenith, c.sun_azimuth)
+    view_zenith = _view_zenith(c)
+    clouds, cloud_tau = _clouds(rng, c, view_zenith)
+    shadow_tau = np.zeros(shape, np.float32)
+    for cloud in clouds:
+        cast_shadow(shadow_tau, cloud)
+    # Direct beam: terrain factor x cloud transmission; the diffuse share stays in shade.
+    direct = illum * np.exp(-shadow_tau)
+    s = shadow_ratio()[:, None, None]
+    refl *= s + (1.0 - s) * direct[None]
+    for cloud in clouds:  # lowest first, so higher clouds cover lower ones
+        sp = spectrum(cloud.kind)
+        a = opacity(cloud.tau)[None]
+        cloud_refl = sp.mean[:, None, None] + sp.std[:, None, None] * np.clip(
+            cloud.brightness, -2.5, 2.5)[None]
+        _blend(refl, np.clip(cloud_refl, 0.0, None), a, cloud.row0, cloud.col0)
+    refl += rng.standard_normal(refl.shape, dtype=np.float32) * np.float32(c.noise_std)
+    np.clip(refl, 0.0, 6.0, out=refl)
+    valid = _wedge(c, rng)
+    refl[:, ~valid] = 0.0
+    visible = refl[[_B["B02"], _B["B03"], _B["B04"]]]
+    saturated = (c.saturation & (visible > c.saturation_reflectance).any(axis=0)) & valid
+
+    truth = np.asarray(SURFACE_CLASS_LUT[surface], np.uint8)
+    truth[shadow_tau > c.cloud_tau] = SHADOW
+    truth[cloud_tau > c.cloud_tau] = CLOUD
+    truth[~valid] = NODATA
+    return SyntheticScene(refl.astype(np.float32), truth, surface, dem, illum, cloud_tau,
+                          shadow_tau, saturated, valid, view_zenith, tuple(clouds), c)
+
+
+SURFACE_CLASS_LUT = np.array([SURFACE_CLASS[s] for s in SURFACES], np.uint8)
+
+
+def _blend(refl: np.ndarray, cloud_refl: np.ndarray, a: np.ndarray, row0: int, col0: int) -> None:
+    """In place: ``refl = a * cloud + (1 - a) * refl`` over the cloud window (clipped)."""
+    h, w = a.shape[1:]
+    r0, c0 = max(row0, 0), max(col0, 0)
+    r1, c1 = min(row0 + h, refl.shape[1]), min(col0 + w, refl.shape[2])
+    if r0 >= r1 or c0 >= c1:
+        return
+    win = (slice(None), slice(r0 - row0, r1 - row0), slice(c0 - col0, c1 - col0))
+    tgt = refl[:, r0:r1, c0:c1]
+    tgt *= 1.0 - a[win]
+    tgt += a[win] * cloud_refl[win]

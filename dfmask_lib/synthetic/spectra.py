@@ -1,0 +1,85 @@
+"""The cited TOA spectra of every synthetic surface and cloud type, and their project classes.
+
+The numbers live in ``spectra.csv`` (package data, rebuilt by
+:mod:`dfmask_lib.synthetic.make_spectra`); each row carries its source and notes.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+
+from ..classes import CLEAR, CLOUD, SNOW, WATER
+from ..errors import ConfigError
+from ..scene import S2_BANDS
+from .make_spectra import SPECTRA_CSV
+
+__all__ = ["Spectrum", "SURFACES", "CLOUD_TYPES", "SURFACE_CLASS", "load_spectra",
+           "spectrum", "shadow_ratio"]
+
+#: Ground surfaces the generator paints, and the project class each one is labelled with.
+SURFACE_CLASS: Mapping[str, int] = MappingProxyType({
+    "fresh_snow": SNOW,
+    "old_snow": SNOW,
+    "glacier_ice": SNOW,
+    "blue_ice": SNOW,
+    "sea_ice": SNOW,
+    "rock_moraine": CLEAR,
+    "tundra": CLEAR,
+    "open_water": WATER,
+    "turbid_meltwater": WATER,
+    "lead": WATER,
+})
+SURFACES: tuple[str, ...] = tuple(SURFACE_CLASS)
+#: Cloud types; all are labelled :data:`~dfmask_lib.classes.CLOUD` where thick enough.
+CLOUD_TYPES: tuple[str, ...] = ("cumulus", "stratus", "thin_cloud", "cirrus")
+_ = CLOUD  # documented above: every cloud type maps to the cloud class
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    """Mean and standard deviation of TOA reflectance, 13 values in ``S2_BANDS`` order."""
+
+    name: str
+    mean: np.ndarray
+    std: np.ndarray
+    source: str
+    notes: str
+
+
+@lru_cache(maxsize=1)
+def load_spectra() -> Mapping[str, Spectrum]:
+    """All rows of ``spectra.csv`` by name (``shadow_ratio`` holds its ratio in ``mean``)."""
+    with open(SPECTRA_CSV, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    grouped: dict[str, dict[str, dict[str, str]]] = {}
+    for row in rows:
+        grouped.setdefault(row["name"], {})[row["statistic"]] = row
+    out: dict[str, Spectrum] = {}
+    for name, stats in grouped.items():
+        first = next(iter(stats.values()))
+        mean_row = stats.get("mean", stats.get("ratio"))
+        std_row = stats.get("std")
+        mean = np.array([float(mean_row[b]) for b in S2_BANDS], dtype=np.float32)
+        std = (np.array([float(std_row[b]) for b in S2_BANDS], dtype=np.float32)
+               if std_row else np.zeros(len(S2_BANDS), np.float32))
+        out[name] = Spectrum(name, mean, std, first["source"], first["notes"])
+    return MappingProxyType(out)
+
+
+def spectrum(name: str) -> Spectrum:
+    """One surface or cloud spectrum by name (see :data:`SURFACES`, :data:`CLOUD_TYPES`)."""
+    table = load_spectra()
+    if name not in table:
+        raise ConfigError(f"no spectrum {name!r} in spectra.csv (known: {sorted(table)})")
+    return table[name]
+
+
+def shadow_ratio() -> np.ndarray:
+    """Per-band TOA brightness left in a full shadow (13 values in ``S2_BANDS`` order)."""
+    return spectrum("shadow_ratio").mean
