@@ -44,7 +44,7 @@ from .scene import S2_BANDS, Scene, ndsi
 
 __all__ = [
     "INPUT_SETS", "PatchConfig", "window_starts", "scene_windows", "input_stack",
-    "extract_patches", "split_subsets", "write_patches", "make_data", "check_patch_file",
+    "extract_patches", "split_subsets", "write_patches", "find_products", "make_data", "check_patch_file",
     "read_patch_config", "PatchDataset",
 ]
 
@@ -354,9 +354,7 @@ def make_data(
     from . import reader  # the reader pulls in rasterio; import it only at the I/O edge
 
     src_dir, out = Path(src_dir), Path(out)
-    products = reader.list_products(src_dir)
-    if not products:
-        raise MissingDataError(f"no Sentinel-2 products found in {src_dir}")
+    products = find_products(src_dir)
     kind = LABEL_KIND[config.mode]
     label_files = [_find_label(reader, p, kind, labels_dir) for p in products]
     inputs = _signature(products) + _signature(label_files)
@@ -365,7 +363,7 @@ def make_data(
 
     def scenes() -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
         for product, label_file in zip(products, label_files):
-            scene = reader.read_product(product)
+            scene = reader.read_product(product, progress=False)
             label, _ = reader.read_labels(label_file, LABEL_TABLE[kind])
             if label.shape != scene.shape:
                 raise LabelError(
@@ -379,16 +377,35 @@ def make_data(
     return out
 
 
+def find_products(src_dir: str | os.PathLike) -> list[Path]:
+    """The products in a folder: its sub-folders (``.SAFE`` or band folders) and ``.zip`` files, sorted.
+
+    Raises:
+        MissingDataError: the folder does not exist or holds no product.
+    """
+    src_dir = Path(src_dir)
+    if not src_dir.is_dir():
+        raise MissingDataError(f"{src_dir} is not a folder; give the folder holding the .SAFE products")
+    products = sorted(p for p in src_dir.iterdir() if not p.name.startswith(".")
+                      and (p.is_dir() or p.suffix.lower() == ".zip"))
+    if not products:
+        raise MissingDataError(f"no Sentinel-2 products (.SAFE folders or .zip) in {src_dir}")
+    return products
+
+
 def _find_label(reader: Any, product: Path, kind: str, labels_dir: str | os.PathLike | None) -> Path:
+    """The label file of ``product``: in ``labels_dir`` (named after the product) or beside its bands."""
+    stem = product.name.removesuffix(".zip").removesuffix(".SAFE")
     if labels_dir is None:
-        return Path(reader.find_label_file(product, kind=kind))
-    stem = product.name.removesuffix(".SAFE").removesuffix(".tif")
-    hits = sorted(Path(labels_dir).glob(f"{stem}*{kind}.tif"))
-    if not hits:
-        raise MissingDataError(
-            f"no {stem}*{kind}.tif in {labels_dir}; name label files after their product"
-        )
-    return hits[0]
+        found = reader.find_label_file(product, kind=kind)
+        where = f"{product.name} (GRANULE/*/IMG_DATA/*{kind}.tif)"
+    else:
+        hits = sorted(Path(labels_dir).glob(f"{stem}*{kind}.tif"))
+        found, where = (hits[0] if hits else None), f"{labels_dir} ({stem}*{kind}.tif)"
+    if found is None:
+        hint = "run `dfmask fmask` on it first" if kind == "FMASK" else "add its human labels"
+        raise MissingDataError(f"no {kind} label file in {where}; {hint} or pass --labels-dir")
+    return Path(found)
 
 
 # --------------------------------------------------------------------------- torch dataset

@@ -244,3 +244,91 @@ def test_dataset_works_in_worker_processes(tmp_path: Path) -> None:
     batches = list(loader)
     assert sum(len(b["index"]) for b in batches) == 9
     assert batches[0]["image"].shape == (4, 7, 8, 8)
+
+
+# ----------------------------------------------------------------------------- products (I/O edge)
+
+ALCD = "alcd_toulouse_safe"
+
+
+@pytest.fixture()
+def products(tmp_path: Path) -> tuple[Path, Path, list[Path]]:
+    """A folder linking the two real 15 x 15 px (20 m) ALCD products, and Fmask labels for them."""
+    from dfmask_lib.paths import default_mirror
+    from dfmask_lib.reader import read_product
+    from dfmask_lib.classes import FMASK
+    from dfmask_lib.writer import write_classmap
+
+    mirror = default_mirror()
+    if mirror is None or not (mirror / ALCD).is_dir():
+        pytest.skip("bundled ALCD products not available")
+    src, labels = tmp_path / "src", tmp_path / "labels"
+    src.mkdir()
+    safes = sorted((mirror / ALCD).glob("*.SAFE"))
+    rng = np.random.default_rng(0)
+    for safe in safes:
+        (src / safe.name).symlink_to(safe)
+        scene = read_product(safe, progress=False)
+        fmask = rng.choice(np.array([0, 1, 2, 3, 4, 255], np.uint8), size=scene.shape)
+        write_classmap(labels / f"{safe.stem}_FMASK.tif", fmask, crs=scene.crs,
+                       transform=scene.transform, table=FMASK)
+    return src, labels, safes
+
+
+def test_make_data_on_real_products(products, tmp_path: Path) -> None:
+    from dfmask_lib.patches import make_data
+    from dfmask_lib.reader import read_product
+
+    src, labels, safes = products
+    cfg = PatchConfig(window=6, patch_size=8)
+    out = make_data(src, tmp_path / "train.h5", cfg, labels_dir=labels)
+    with h5py.File(out) as f:
+        assert f["image"].shape == (18, 7, 8, 8)  # 2 scenes x 3 x 3 windows (starts 0, 6, 9)
+        assert [s.decode() for s in f["source"][::9]] == [s.name for s in safes]
+        assert f["window"][2].tolist() == [0, 9, 6, 6]
+        scene = read_product(safes[0], progress=False)
+        np.testing.assert_array_equal(f["image"][2, :, :6, :6], input_stack(scene)[:, 0:6, 9:15])
+        assert set(np.unique(f["label"][:]).tolist()) <= {0, 1, 2, 3, 4, 5}
+        raw = f["label"][0, :6, :6]
+    import rasterio
+    with rasterio.open(labels / f"{safes[0].stem}_FMASK.tif") as ds:
+        fmask = ds.read(1)[:6, :6]
+    lut = {0: 1, 1: 5, 2: 3, 3: 4, 4: 2, 255: 0}  # Fmask 4 codes -> project codes
+    np.testing.assert_array_equal(raw, np.vectorize(lut.get)(fmask))
+
+    mtime = out.stat().st_mtime_ns
+    make_data(src, out, cfg, labels_dir=labels)  # up to date: not rewritten
+    assert out.stat().st_mtime_ns == mtime
+    make_data(src, out, PatchConfig(window=6, patch_size=8, seed=1), labels_dir=labels)
+    assert out.stat().st_mtime_ns != mtime  # another config: rebuilt
+
+
+def test_make_data_errors(products, tmp_path: Path) -> None:
+    from dfmask_lib.patches import make_data
+
+    src, labels, _ = products
+    with pytest.raises(MissingDataError, match="LABELS"):
+        make_data(src, tmp_path / "t.h5", PatchConfig(mode="test"), labels_dir=labels)
+    with pytest.raises(MissingDataError, match="dfmask fmask"):
+        make_data(src, tmp_path / "t.h5")  # no *FMASK.tif beside the bands
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(MissingDataError, match="no Sentinel-2 products"):
+        make_data(empty, tmp_path / "t.h5")
+    assert not (tmp_path / "t.h5").exists()
+
+
+def test_make_data_command(products, tmp_path: Path, capsys) -> None:
+    from dfmask_lib.cli import main
+
+    src, labels, _ = products
+    with pytest.raises(SystemExit) as exc:
+        main(["make-data", str(src), str(tmp_path / "p.h5"), "--labels-dir", str(labels),
+              "--input-set", "all13"])
+    assert exc.value.code == 0
+    assert "2 patches of 13 channels (all13, train mode)" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main(["make-data", str(src), str(tmp_path / "q.h5"), "--mode", "test"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dfmask: error: no LABELS label file") and err.count("\n") == 1

@@ -148,3 +148,22 @@ def test_run_errors(data, tmp_path: Path) -> None:
         train(tiny(), tmp_path / "nope.h5", val_h5, tmp_path / "m", progress=False)
     with pytest.raises(MissingDataError):
         load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_train_command(data, tmp_path: Path, capsys) -> None:
+    from dfmask_lib.cli import main
+
+    train_h5, val_h5 = data
+    args = ["train", "exp", "--full", "--train-h5", str(train_h5), "--val-h5", str(val_h5),
+            "--epochs", "1", "--batch-size", "8", "--workers", "0", "--device", "cpu",
+            "--out-dir", str(tmp_path / "run")]
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 0
+    assert "1 epochs (done); best validation mIoU" in capsys.readouterr().out
+    model, cfg, _ = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert (cfg.stage, cfg.in_channels, cfg.full, cfg.lr) == (0, 7, True, 1e-3)
+    with pytest.raises(SystemExit) as exc:  # stage 1 needs pseudo-labels: a clear error
+        main([a if a != "--full" else "--stage=1" for a in args])
+    assert exc.value.code == 2
+    assert "self-training (pseudo-labels) comes in a later issue" in capsys.readouterr().err

@@ -1,0 +1,54 @@
+"""``dfmask train``: train the U-Net of one stage on HDF5 patch files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["train"]
+
+
+@click.command("train")
+@click.argument("experiment")
+@click.option("--stage", type=click.IntRange(0, 3), default=0, show_default=True,
+              help="Self-training stage: picks the network size and learning rate.")
+@click.option("--full", is_flag=True,
+              help="Supervised mode: all training patches with their Fmask labels.")
+@click.option("--train-h5", type=click.Path(path_type=Path), required=True,
+              help="Training patches (dfmask make-data --mode train).")
+@click.option("--val-h5", type=click.Path(path_type=Path), required=True,
+              help="Validation patches with human labels (dfmask make-data --mode test).")
+@click.option("--epochs", type=click.IntRange(min=1), default=400, show_default=True,
+              help="Maximum epochs (early stopping may end sooner).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--amp", is_flag=True, help="Mixed precision (bf16 on CPU).")
+@click.option("--channels-last", is_flag=True, help="NHWC memory format.")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Data-loader workers (default min(2, CPUs)).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue the run in the output folder.")
+@click.option("--out-dir", type=click.Path(path_type=Path), default=None,
+              help="Output folder (default runs/EXPERIMENT/stage<N>).")
+def train(experiment: str, stage: int, full: bool, train_h5: Path, val_h5: Path, epochs: int,
+          batch_size: int, amp: bool, channels_last: bool, workers: int | None, device: str,
+          seed: int, resume: bool, out_dir: Path | None) -> None:
+    """Train stage N of EXPERIMENT; writes checkpoints, logs and config.json."""
+    import h5py
+
+    from ..train import TrainConfig, run_dir, train as run
+    from ..patches import check_patch_file
+
+    check_patch_file(train_h5)
+    with h5py.File(train_h5, "r") as f:
+        in_channels = int(f["image"].shape[1])
+    extra = {} if workers is None else {"num_workers": workers}
+    cfg = TrainConfig(stage=stage, in_channels=in_channels, full=full, max_epochs=epochs,
+                      batch_size=batch_size, amp=amp, channels_last=channels_last,
+                      device=device, seed=seed, **extra)
+    out = out_dir or run_dir(experiment, stage)
+    res = run(cfg, train_h5, val_h5, out, resume=resume)
+    how = "stopped early" if res.stopped_early else "done"
+    click.echo(f"{out}: {res.epochs_run} epochs ({how}); best validation mIoU "
+               f"{res.best_miou:.3f} at epoch {res.best_epoch} -> {out / 'best.pt'}")
