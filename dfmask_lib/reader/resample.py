@@ -73,7 +73,7 @@ class Grid:
                 f"window rows {r0}:{r0 + h}, cols {c0}:{c0 + w} is outside the "
                 f"{self.shape[0]} x {self.shape[1]} px grid; choose a window inside it"
             )
-        return Grid(self.transform * Affine.translation(c0, r0), (h, w), self.crs)
+        return Grid(self.transform @ Affine.translation(c0, r0), (h, w), self.crs)
 
 
 @dataclass(frozen=True)
