@@ -1,0 +1,88 @@
+"""Step 2: spectral indices (Zhu & Woodcock 2012; Frantz et al. 2018 for the CDI).
+
+Every function takes float32 TOA reflectance arrays of one shape (usually (H, W))
+and returns float32 of that shape. Ratios are 0 where their denominator is 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from ..scene import ndsi
+
+__all__ = ["normalized_difference", "ndvi", "ndsi", "ndbi", "whiteness", "hot", "cdi"]
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    out = np.zeros(np.broadcast(num, den).shape, dtype=np.float32)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
+
+def normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(a - b) / (a + b) as float32, 0 where a + b == 0."""
+    a = np.asarray(a, dtype=np.float32)
+    b = np.asarray(b, dtype=np.float32)
+    return _ratio(a - b, a + b)
+
+
+def ndvi(red: np.ndarray, nir: np.ndarray) -> np.ndarray:
+    """NDVI = (NIR - red) / (NIR + red); red B04, NIR B8A (Zhu & Woodcock 2012)."""
+    return normalized_difference(nir, red)
+
+
+def ndbi(swir1: np.ndarray, nir: np.ndarray) -> np.ndarray:
+    """NDBI = (SWIR1 - NIR) / (SWIR1 + NIR); SWIR1 B11, NIR B8A (Qiu et al. 2019)."""
+    return normalized_difference(swir1, nir)
+
+
+def whiteness(blue: np.ndarray, green: np.ndarray, red: np.ndarray) -> np.ndarray:
+    """sum(|b - m|) / m over B02, B03, B04 with m their mean (Zhu & Woodcock 2012 eq. 2).
+
+    Clouds are flat in the visible (small whiteness); 0 where m == 0.
+    """
+    blue, green, red = (np.asarray(x, dtype=np.float32) for x in (blue, green, red))
+    mean = (blue + green + red) / np.float32(3)
+    spread = np.abs(blue - mean) + np.abs(green - mean) + np.abs(red - mean)
+    return _ratio(spread, mean)
+
+
+def hot(blue: np.ndarray, red: np.ndarray) -> np.ndarray:
+    """Haze optimised transformation B - 0.5 R - 0.08 (Zhu & Woodcock 2012 eq. 3)."""
+    blue = np.asarray(blue, dtype=np.float32)
+    red = np.asarray(red, dtype=np.float32)
+    return blue - np.float32(0.5) * red - np.float32(0.08)
+
+
+#: Variances below this are numerical noise of E[x^2] - E[x]^2 (ratios are ~1).
+_VARIANCE_FLOOR = 1e-10
+
+
+def _local_variance(x: np.ndarray, size: int) -> np.ndarray:
+    # float64: E[x^2] - E[x]^2 on ratios near 1 cancels badly in float32.
+    x = x.astype(np.float64)
+    mean = ndi.uniform_filter(x, size, mode="reflect")
+    var = ndi.uniform_filter(x * x, size, mode="reflect")
+    var -= mean * mean
+    var[var < _VARIANCE_FLOOR] = 0.0
+    return var.astype(np.float32)
+
+
+def cdi(b07: np.ndarray, b08: np.ndarray, b8a: np.ndarray, window: int = 7) -> np.ndarray:
+    """Cloud displacement index (Frantz et al. 2018, eq. 1-3).
+
+    CDI = (V7 - V8) / (V7 + V8), with V7, V8 the ``window`` x ``window`` local
+    variances of the ratios B07/B8A and B08/B8A. B08 is sensed with a larger
+    along-track parallax to B8A than B07 is, so elevated objects (clouds) have a
+    noisier B08/B8A ratio and a CDI near -1; bright ground stays near 0 or above.
+    0 where both variances are 0 (a flat patch says nothing).
+
+    Args:
+        b07, b08, b8a: float32 (H, W) TOA reflectance.
+        window: odd window size in pixels (7 at 20 m in Frantz et al. 2018).
+    """
+    b8a = np.asarray(b8a, dtype=np.float32)
+    v7 = _local_variance(_ratio(np.asarray(b07, np.float32), b8a), window)
+    v8 = _local_variance(_ratio(np.asarray(b08, np.float32), b8a), window)
+    return _ratio(v7 - v8, v7 + v8)

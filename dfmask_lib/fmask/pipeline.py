@@ -1,0 +1,191 @@
+"""Fmask 4 for Sentinel-2 on a :class:`~dfmask_lib.scene.Scene`: steps 1-12 in order.
+
+Zhu & Woodcock 2012 (RSE 118:83-94), Zhu et al. 2015 (RSE 159:269-277), Qiu, Zhu &
+He 2019 (RSE 231:111205), Frantz et al. 2018 (RSE 215:471-481). Each step is a pure
+array function in its own module; this one only wires them together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..classes import FMASK, recode
+from ..errors import BandError, ConfigError
+from ..scene import Scene
+from . import commission, compose, indices, masks, probability, shadow
+from .config import FmaskConfig
+
+__all__ = ["REQUIRED_BANDS", "FmaskResult", "run_fmask"]
+
+#: Bands Fmask cannot run without: blue, green, red, NIR (B8A), SWIR1, SWIR2.
+REQUIRED_BANDS: tuple[str, ...] = ("B02", "B03", "B04", "B8A", "B11", "B12")
+#: Optional bands: cirrus (B10) for the cirrus test and thin-cloud probability,
+#: B07 and B08 for the cloud displacement index.
+OPTIONAL_BANDS: tuple[str, ...] = ("B10", "B07", "B08")
+#: Scenes at least this large show a progress bar by default.
+_PROGRESS_PIXELS = 4_000_000
+
+
+@dataclass(frozen=True, eq=False)
+class FmaskResult:
+    """The output of :func:`run_fmask`.
+
+    Attributes:
+        fmask: uint8 (H, W) in Fmask codes (0 land, 1 water, 2 shadow, 3 snow, 4 cloud, 255 fill).
+        classes: uint8 (H, W) in project codes (``recode(fmask, FMASK)``).
+        layers: named intermediate arrays and numbers for figures (see :func:`run_fmask`).
+        config: the :class:`FmaskConfig` used.
+    """
+
+    fmask: np.ndarray
+    classes: np.ndarray
+    layers: dict[str, Any] = field(default_factory=dict)
+    config: FmaskConfig = FmaskConfig()
+
+
+def _check_inputs(scene: Scene, dem, water_occurrence) -> None:
+    if not isinstance(scene, Scene):
+        raise BandError(f"run_fmask needs a dfmask_lib.scene.Scene, got {type(scene).__name__}; "
+                        "read the product with dfmask_lib.reader.read_product")
+    missing = [b for b in REQUIRED_BANDS if b not in scene.band_names]
+    if missing:
+        raise BandError(f"Fmask needs bands {missing} that the scene lacks (it has "
+                        f"{list(scene.band_names)}); read the product with all 13 bands")
+    if not (np.isfinite(scene.sun_zenith) and 0 <= scene.sun_zenith < 90):
+        raise ConfigError(f"sun zenith {scene.sun_zenith} deg is not a daytime angle; "
+                          "Fmask needs the product's sun angles (MTD_TL.xml)")
+    if not np.isfinite(scene.sun_azimuth):
+        raise ConfigError("the scene's sun azimuth is not a number; check the product metadata")
+    for name, grid in (("dem", dem), ("water_occurrence", water_occurrence)):
+        if grid is not None and np.shape(grid) != scene.shape:
+            raise BandError(f"{name} has shape {np.shape(grid)} but the scene is {scene.shape}; "
+                            "resample it onto the scene's 20 m grid first")
+
+
+def _view_angles(scene: Scene) -> tuple[Any, Any]:
+    if scene.view_zenith is not None and scene.view_azimuth is not None:
+        return scene.view_zenith, scene.view_azimuth
+    meta = scene.metadata
+    if meta.mean_view_zenith is not None and meta.mean_view_azimuth is not None:
+        return meta.mean_view_zenith, meta.mean_view_azimuth
+    return 0.0, 0.0  # nadir
+
+
+def run_fmask(scene: Scene, config: FmaskConfig = FmaskConfig(), *,
+              dem: np.ndarray | None = None, water_occurrence: np.ndarray | None = None,
+              progress: bool | None = None) -> FmaskResult:
+    """Fmask 4 (Sentinel-2) on a scene on one grid (the 20 m grid for a tile).
+
+    Args:
+        scene: needs bands B02, B03, B04, B8A, B11, B12 (B10 and B07/B08 used when present),
+            sun angles, and view angles as grids, metadata means, or neither (nadir).
+        config: thresholds (defaults: Fmask 4 for S2).
+        dem: optional float (H, W) terrain height, metres (shadow matching on terrain).
+        water_occurrence: optional (H, W) global surface water occurrence, percent.
+        progress: tqdm bars; None = only for scenes of 4 Mpx or more.
+
+    Returns:
+        :class:`FmaskResult`. ``layers`` holds float32 ``ndvi, ndsi, ndbi, whiteness, hot,
+        cdi`` (None without B07/B08), ``normalized_cirrus`` (None without B10),
+        ``cloud_probability_land/water``, ``shadow_depth``; bool ``observed, potential_snow,
+        absolute_snow, water, potential_cloud, potential_false_positive, cloud_before_commission,
+        potential_shadow, cloud, shadow`` (cloud and shadow before buffering); numbers
+        ``land_threshold, water_threshold, hot_range``; ``cloud_labels`` int32 (H, W),
+        ``cloud_heights`` (metres per object id, NaN = unmatched, index 0 unused),
+        ``similarity`` per object; ``skipped``: the steps the scene made moot.
+
+    Raises:
+        BandError, ConfigError: on a scene Fmask cannot run on (missing bands, bad angles).
+    """
+    _check_inputs(scene, dem, water_occurrence)
+    if progress is None:
+        progress = scene.shape[0] * scene.shape[1] >= _PROGRESS_PIXELS
+    bar = tqdm(total=12, desc="fmask", disable=not progress, leave=False)
+    has = set(scene.band_names)
+    blue, green, red = scene.band("B02"), scene.band("B03"), scene.band("B04")
+    nir, swir1, swir2 = scene.band("B8A"), scene.band("B11"), scene.band("B12")
+    cirrus = scene.band("B10") if "B10" in has else None
+    layers: dict[str, Any] = {"skipped": []}
+
+    # 1. Observation (all used bands > 0) and saturation.
+    used = [b for b in REQUIRED_BANDS + OPTIONAL_BANDS if b in has]
+    obs = masks.observation_mask(scene.bands(used), scene.valid)
+    layers["observed"] = obs
+    bar.update()
+    # 2. Indices.
+    ndvi, ndsi = indices.ndvi(red, nir), indices.ndsi(green, swir1)
+    ndbi, white = indices.ndbi(swir1, nir), indices.whiteness(blue, green, red)
+    hot = indices.hot(blue, red)
+    cdi = (indices.cdi(scene.band("B07"), scene.band("B08"), nir, config.cdi_window)
+           if {"B07", "B08"} <= has else None)
+    layers.update(ndvi=ndvi, ndsi=ndsi, ndbi=ndbi, whiteness=white, hot=hot, cdi=cdi)
+    bar.update()
+    # 3-4. Potential snow and water.
+    snow = masks.potential_snow(ndsi, nir, green, config) & obs
+    water = masks.water_test(ndvi, nir, config, water_occurrence) & obs
+    layers.update(potential_snow=snow, water=water)
+    bar.update(2)
+    # 5. Potential cloud pixels, with the normalised cirrus test.
+    pcp = masks.basic_cloud_test(swir2, ndsi, ndvi, white, hot, nir, swir1, scene.saturated,
+                                 config) & obs
+    ncirrus = None
+    if cirrus is not None:
+        ncirrus = masks.normalized_cirrus(cirrus, pcp, obs, config)
+        pcp |= (ncirrus > config.pcp_cirrus) & obs
+    layers["normalized_cirrus"] = ncirrus
+    bar.update()
+    # 6. Absolute snow leaves the potential clouds.
+    abs_snow = masks.absolute_snow(green, ndsi, snow, obs, config)
+    pcp &= ~abs_snow
+    layers.update(absolute_snow=abs_snow, potential_cloud=pcp)
+    bar.update()
+    # 7-8. Too few clear pixels: cloud = PCP; else probabilities and thresholds.
+    few_clear = np.count_nonzero(obs & ~pcp) <= config.min_clear_pixels
+    if few_clear:
+        cloud = pcp.copy()
+        layers["skipped"] += ["probabilities", "shadow matching"]
+        layers.update(cloud_probability_land=None, cloud_probability_water=None,
+                      land_threshold=float("nan"), water_threshold=float("nan"),
+                      hot_range=(float("nan"), float("nan")))
+    else:
+        prob = probability.cloud_probability(
+            pcp, water, obs, swir1, ndsi, ndvi, ndbi, white, hot,
+            ncirrus if ncirrus is not None else np.zeros_like(nir), config)
+        cloud = prob.cloud
+        layers.update(cloud_probability_land=prob.land, cloud_probability_water=prob.water,
+                      land_threshold=prob.land_threshold, water_threshold=prob.water_threshold,
+                      hot_range=prob.hot_range)
+    bar.update(2)
+    # 9. Bright-surface commission.
+    layers["cloud_before_commission"] = cloud
+    pfp = commission.potential_false_positives(ndbi, ndvi, snow, cdi, config)
+    cloud = commission.remove_commission(cloud, pfp, cdi, scene.resolution, config)
+    layers.update(potential_false_positive=pfp, cloud=cloud)
+    bar.update()
+    # 10-11. Potential shadow and matching.
+    if few_clear or not cloud.any():
+        if not few_clear:
+            layers["skipped"].append("shadow matching")
+        cast = np.zeros_like(cloud)
+        layers.update(potential_shadow=None, shadow_depth=None, cloud_labels=None,
+                      cloud_heights=np.full(1, np.nan), similarity=np.zeros(1))
+    else:
+        clear_land = obs & ~pcp & ~water
+        pshadow, depth = shadow.potential_shadow(nir, swir1, obs, clear_land, config)
+        vz, va = _view_angles(scene)
+        match = shadow.match_shadows(cloud, pshadow, obs, scene.sun_zenith, scene.sun_azimuth,
+                                     scene.resolution, vz, va, dem, config, progress)
+        cast = match.shadow
+        layers.update(potential_shadow=pshadow, shadow_depth=depth, cloud_labels=match.labels,
+                      cloud_heights=match.heights, similarity=match.similarity)
+    layers["shadow"] = cast
+    bar.update(2)
+    # 12. Buffers and precedence.
+    fmask = compose.compose(cloud, cast, snow & ~cloud, water, obs, config)
+    bar.update()
+    bar.close()
+    return FmaskResult(fmask, recode(fmask, FMASK), layers, config)

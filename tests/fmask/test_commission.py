@@ -1,0 +1,79 @@
+"""Step 9: bright-surface commission."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dfmask_lib.fmask import FmaskConfig
+from dfmask_lib.fmask.commission import line_filter, potential_false_positives, remove_commission
+
+
+def test_line_filter_keeps_a_one_pixel_road() -> None:
+    x = np.full((9, 9), -0.3, np.float32)
+    x[4, :] = 0.2  # a road one pixel wide
+    x[1, 1] = 0.5  # an isolated noisy pixel
+    out = line_filter(x)
+    np.testing.assert_allclose(out[4, 2:7], 0.2, rtol=1e-6)
+    assert out[1, 1] < 0  # diluted: no 3-pixel line through it
+
+
+def test_potential_false_positives_urban_snow_and_cdi() -> None:
+    ndbi = np.full((5, 5), 0.1, np.float32)
+    ndvi = np.full((5, 5), 0.05, np.float32)
+    ndvi[0] = 0.3  # vegetated row: not urban
+    snow = np.zeros((5, 5), bool)
+    snow[0, 0] = True
+    cdi = np.zeros((5, 5), np.float32)
+    cdi[4, 4] = -0.9  # parallax: elevated, never a ground false positive
+    pfp = potential_false_positives(ndbi, ndvi, snow, cdi)
+    assert pfp[0, 0] and not pfp[0, 2] and pfp[2, 2] and not pfp[4, 4]
+    assert potential_false_positives(ndbi, ndvi, snow, None)[4, 4]
+
+
+CORNER = 10  # pixels an opening by a 5 px disk (x^2 + y^2 <= 25) shaves off a square corner
+
+
+def test_thin_bright_structures_on_false_positives_are_removed() -> None:
+    cloud = np.zeros((60, 60), bool)
+    cloud[5:35, 5:35] = True  # a wide cloud: survives the 90 m opening
+    cloud[45:48, 5:55] = True  # a 60 m wide bright strip (road, snow edge)
+    cloud[52:55, 5:55] = True  # the same strip but not on a false positive
+    pfp = np.zeros_like(cloud)
+    pfp[:50] = True
+    out = remove_commission(cloud, pfp, None, 20.0)
+    # The 90 m disk (5 px) rounds the corners of the square on the false positives.
+    assert out[10:30, 10:30].all() and out[5:35, 5:35].sum() == 900 - 4 * CORNER
+    assert not out[45:48].any()
+    assert out[52:55, 5:55].all()
+
+
+def test_small_objects_and_the_cdi_rule() -> None:
+    cloud = np.zeros((40, 40), bool)
+    cloud[2, 2] = cloud[2, 3] = True  # 2 px: below the 3 px minimum
+    cloud[10:20, 10:20] = True  # 100 px on a bright surface, no parallax evidence
+    cloud[25:35, 25:35] = True  # 100 px on a bright surface with CDI < -0.5
+    cloud[25:35, 2:12] = True  # 100 px away from bright surfaces
+    pfp = np.zeros_like(cloud)
+    pfp[10:35, 19:35] = True  # touches the 2nd and 3rd objects' edges
+    cdi = np.zeros((40, 40), np.float32)
+    cdi[30, 30] = -0.7
+    config = FmaskConfig(erode_m=0)
+    out = remove_commission(cloud, pfp, cdi, 20.0, config)
+    assert not out[2, 2] and not out[10:20, 10:20].any()
+    assert out[25:35, 25:35].all() and out[25:35, 2:12].all()
+    # Without a CDI (no B07/B08) only the size rule applies.
+    assert remove_commission(cloud, pfp, None, 20.0, config)[10:20, 10:20].all()
+
+
+def test_opening_by_distance_transforms_equals_a_disk_opening() -> None:
+    from scipy import ndimage as ndi
+
+    from dfmask_lib.fmask._util import disk
+
+    rng = np.random.default_rng(0)
+    cloud = np.pad(ndi.uniform_filter(rng.random((80, 80)), 9) > 0.5, 6)
+    pfp = np.ones_like(cloud)
+    expected = ndi.binary_opening(cloud, disk(5))
+    expected = ndi.label(expected, np.ones((3, 3)))[0]
+    out = remove_commission(cloud, pfp, None, 20.0, FmaskConfig(min_cloud_pixels=0))
+    np.testing.assert_array_equal(out, expected > 0)
