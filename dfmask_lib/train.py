@@ -381,14 +381,14 @@ def train(
     """
     out_dir = Path(out_dir)
     last = out_dir / "last.pt"
-    if last.exists() and not resume:
-        raise ConfigError(f"{out_dir} already holds a run; pass resume=True (--resume) or a new out dir")
     if cfg.stage > 0 and not cfg.full and labels is None:
         raise ConfigError(
             f"stage {cfg.stage} trains on subsets 0..{cfg.stage} relabelled by the stage "
             f"{cfg.stage - 1} model; self-training (pseudo-labels) comes in a later issue — "
             "use full mode (--full) for supervised training on Fmask labels"
         )
+    if last.exists() and not resume:
+        raise ConfigError(f"{out_dir} already holds a run; pass resume=True (--resume) or a new out dir")
     device = resolve_device(cfg.device)
     if cfg.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # needed by cuBLAS
