@@ -249,22 +249,21 @@ def test_dataset_works_in_worker_processes(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- products (I/O edge)
 
 ALCD = "alcd_toulouse_safe"
+ALCD_PRODUCTS = ("S2A_MSIL1C_20240120T105341_N0510_R051_T31TCJ_20240120T125244.SAFE",
+                 "S2B_MSIL1C_20240305T104819_N0510_R051_T31TCJ_20240305T125347.SAFE")
 
 
 @pytest.fixture()
 def products(tmp_path: Path) -> tuple[Path, Path, list[Path]]:
     """A folder linking the two real 15 x 15 px (20 m) ALCD products, and Fmask labels for them."""
-    from dfmask_lib.paths import default_mirror
-    from dfmask_lib.reader import read_product
+    from dfmask_lib import registry
     from dfmask_lib.classes import FMASK
+    from dfmask_lib.reader import read_product
     from dfmask_lib.writer import write_classmap
 
-    mirror = default_mirror()
-    if mirror is None or not (mirror / ALCD).is_dir():
-        pytest.skip("bundled ALCD products not available")
     src, labels = tmp_path / "src", tmp_path / "labels"
     src.mkdir()
-    safes = sorted((mirror / ALCD).glob("*.SAFE"))
+    safes = [registry.fetch_dir(f"{ALCD}/{name}", progress=False) for name in ALCD_PRODUCTS]
     rng = np.random.default_rng(0)
     for safe in safes:
         (src / safe.name).symlink_to(safe)
