@@ -23,7 +23,16 @@ from .resample import snap_grid
 from .safe import GDAL_ENV, band_file_pattern, check_bands, grid_of, open_bands
 from .stack import BandSource, read_reflectance_stack
 
-__all__ = ["read_geotiff_stack", "read_band_folder", "find_band_files"]
+__all__ = ["read_geotiff_stack", "read_band_folder", "find_band_files",
+           "SEN2R_TOA_BANDS_FINE", "SEN2R_TOA_BANDS_COARSE"]
+
+#: Band order of a sen2r TOA GeoTIFF at output resolution < 20 m (B08 included, B8A not):
+#: sen2r vignette "Output file structure" (ranghetti/sen2r); values are TOA x 10000.
+SEN2R_TOA_BANDS_FINE: tuple[str, ...] = (
+    "B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09", "B10", "B11", "B12")
+#: The same at output resolution >= 20 m, where sen2r puts B8A in B08's place.
+SEN2R_TOA_BANDS_COARSE: tuple[str, ...] = tuple("B8A" if b == "B08" else b
+                                                for b in SEN2R_TOA_BANDS_FINE)
 
 
 def read_geotiff_stack(path: str | os.PathLike, band_names: Sequence[str],

@@ -99,3 +99,19 @@ def test_geotiff_stack_declared_radiometry_and_nodata(tmp_path):
     bad.write_text("not a raster")
     with pytest.raises(ProductError, match="not a readable raster"):
         read_geotiff_stack(bad, ("B02",))
+
+
+def test_sen2r_toa_stack_to_20m():
+    """A real sen2r TOA crop (2017, no offset; 10 m, 12 bands in sen2r's documented order)."""
+    from dfmask_lib.reader.geotiff import SEN2R_TOA_BANDS_FINE
+
+    from .conftest import fetch_or_skip
+
+    path = fetch_or_skip("sen2r_barbellino/S2A1C_20170703_022_Barbellino_TOA_10.tif")
+    scene = read_geotiff_stack(path, SEN2R_TOA_BANDS_FINE, resolution=20.0,
+                               bands=("B03", "B11"))
+    assert scene.shape == (21, 12) and scene.transform.a == 20.0
+    with rasterio.open(path) as ds:
+        dn = ds.read(SEN2R_TOA_BANDS_FINE.index("B11") + 1).astype(np.float64)
+    assert scene.band("B11")[10, 5] == pytest.approx(dn[20:22, 10:12].mean() / 10000, abs=1e-7)
+    assert scene.valid.all()
