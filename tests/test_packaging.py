@@ -1,0 +1,54 @@
+"""The pins of environment.yml equal pyproject.toml's (dependencies + book + test extras)."""
+
+from __future__ import annotations
+
+import tomllib
+
+import yaml
+
+from dfmask_lib.paths import PROJECT_ROOT
+
+
+def _pyproject_pins() -> list[str]:
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    return project["dependencies"] + extras["book"] + extras["test"]
+
+
+def _environment_pins() -> list[str]:
+    env = yaml.safe_load((PROJECT_ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    return [p for p in pip if not p.startswith("-e")]
+
+
+def test_environment_pins_equal_pyproject():
+    assert sorted(_environment_pins()) == sorted(_pyproject_pins())
+
+
+def test_every_pin_is_exact_and_unique():
+    pins = _pyproject_pins()
+    assert all(p.count("==") == 1 for p in pins), [p for p in pins if "==" not in p]
+    names = [p.split("==")[0].lower() for p in pins]
+    assert len(names) == len(set(names))
+
+
+def test_torch_pinned_and_python_311():
+    assert "torch==2.13.0" in _pyproject_pins()
+    env = yaml.safe_load((PROJECT_ROOT / "environment.yml").read_text())
+    assert "python=3.11" in env["dependencies"]
+    assert "-e ." in next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+
+
+def test_installed_versions_match_pins():
+    from importlib.metadata import PackageNotFoundError, version
+
+    wrong = {}
+    for pin in _pyproject_pins():
+        name, want = pin.split("==")
+        try:
+            have = version(name)
+        except PackageNotFoundError:
+            have = None
+        if have is None or have.split("+")[0] != want:
+            wrong[name] = (want, have)
+    assert not wrong, f"installed versions differ from the pins (run `make setup`): {wrong}"
