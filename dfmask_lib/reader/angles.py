@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 from scipy import ndimage
 
-from .resample import Grid
+from .resample import Grid, bilinear
 
 __all__ = ["mean_angle_grid", "fill_nan_nearest", "interpolate_angle_grid", "circular_mean_deg"]
 
@@ -77,11 +77,10 @@ def interpolate_angle_grid(values: np.ndarray, ulx: float, uly: float, step: flo
     h, w = grid.shape
     x = grid.transform.c + (np.arange(w) + 0.5) * grid.res
     y = grid.transform.f - (np.arange(h) + 0.5) * grid.res
-    rr, cc = np.meshgrid((uly - y) / step, (x - ulx) / step, indexing="ij")
-    coords = np.stack([rr.ravel(), cc.ravel()])
+    rows, cols = (uly - y) / step, (x - ulx) / step
 
     def interp(a: np.ndarray) -> np.ndarray:
-        return ndimage.map_coordinates(a, coords, order=1, mode="nearest").reshape(h, w)
+        return bilinear(a, rows, cols).astype(np.float64)
 
     if circular:
         rad = np.deg2rad(values)

@@ -27,11 +27,11 @@ import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.windows import Window
-from scipy import ndimage
 
 from ..errors import ProductError
 
-__all__ = ["Grid", "BandOnGrid", "snap_grid", "read_band_on_grid", "block_mean", "as_dn"]
+__all__ = ["Grid", "BandOnGrid", "snap_grid", "read_band_on_grid", "block_mean", "bilinear",
+           "as_dn"]
 
 #: Sentinel-2 L1C no-data DN.
 NODATA_DN = 0
@@ -186,6 +186,31 @@ def _finer(src: rasterio.io.DatasetReader, band: int, grid: Grid, k: int,
     return out
 
 
+def bilinear(a: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Separable bilinear interpolation of a 2-D array on a rectilinear set of positions.
+
+    Args:
+        a: (h, w) array.
+        rows, cols: 1-D fractional positions (pixel-centre index units) along each axis;
+            positions beyond the outermost centres take the edge value.
+
+    Returns:
+        float32 (len(rows), len(cols)); memory O(h * len(cols) + len(rows) * len(cols)),
+        so a full 60 m band goes to 20 m without a per-pixel coordinate array.
+    """
+    def axis(pos: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pos = np.clip(pos, 0, n - 1)
+        i0 = np.floor(pos).astype(np.intp)
+        i1 = np.minimum(i0 + 1, n - 1)
+        return i0, i1, (pos - i0).astype(np.float32)
+
+    c0, c1, wc = axis(np.asarray(cols, np.float64), a.shape[1])
+    r0, r1, wr = axis(np.asarray(rows, np.float64), a.shape[0])
+    a = a.astype(np.float32, copy=False)
+    along = a[:, c0] * (1 - wc) + a[:, c1] * wc
+    return along[r0] * (1 - wr)[:, None] + along[r1] * wr[:, None]
+
+
 def _coarser(src: rasterio.io.DatasetReader, band: int, grid: Grid,
              nodata_value: int | None) -> BandOnGrid:
     r = abs(src.transform.a)
@@ -193,22 +218,17 @@ def _coarser(src: rasterio.io.DatasetReader, band: int, grid: Grid,
     # fractional source coordinates of the target pixel centres (pixel-centre alignment)
     cols = (grid.transform.c + (np.arange(w) + 0.5) * grid.res - src.transform.c) / r - 0.5
     rows = (src.transform.f - (grid.transform.f - (np.arange(h) + 0.5) * grid.res)) / r - 0.5
-    c0 = int(np.clip(math.floor(cols[0]), 0, src.width - 1))
-    c1 = int(np.clip(math.floor(cols[-1]) + 1, 0, src.width - 1))
-    r0 = int(np.clip(math.floor(rows[0]), 0, src.height - 1))
-    r1 = int(np.clip(math.floor(rows[-1]) + 1, 0, src.height - 1))
+    cols = np.clip(cols, 0, src.width - 1)
+    rows = np.clip(rows, 0, src.height - 1)
+    # read only the source pixels that contribute (one-pixel margin), in absolute terms
+    c0, c1 = int(math.floor(cols[0])), min(int(math.floor(cols[-1])) + 1, src.width - 1)
+    r0, r1 = int(math.floor(rows[0])), min(int(math.floor(rows[-1])) + 1, src.height - 1)
     dn = _read(src, band, Window(c0, r0, c1 - c0 + 1, r1 - r0 + 1), nodata_value)
-    rr, cc = np.meshgrid(np.clip(rows, 0, src.height - 1) - r0,
-                         np.clip(cols, 0, src.width - 1) - c0, indexing="ij")
-    coords = np.stack([rr.ravel(), cc.ravel()])
-
-    def interp(a: np.ndarray) -> np.ndarray:
-        return ndimage.map_coordinates(a, coords, order=1, mode="nearest").reshape(h, w)
-
-    values = interp(dn.astype(np.float32))
-    nodata = interp((dn == NODATA_DN).astype(np.float32)) > 0
-    saturated = interp((dn == SATURATED_DN).astype(np.float32)) > 0
-    values = values.astype(np.float32)
+    rows, cols = rows - r0, cols - c0
+    values = bilinear(dn, rows, cols)
+    # a target pixel is no data / saturated when any source pixel with weight > 0 is
+    nodata = bilinear((dn == NODATA_DN).astype(np.float32), rows, cols) > 0
+    saturated = bilinear((dn == SATURATED_DN).astype(np.float32), rows, cols) > 0
     values[nodata] = 0.0
     return BandOnGrid(values, nodata, saturated)
 
