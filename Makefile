@@ -34,8 +34,9 @@ test: setup
 test-slow: setup
 	$(BIN)/python -m pytest -m slow
 
+# `make book PROFILE=path/to/my.yml` renders the book on your own scenes.
 book: setup
-	$(BIN)/python -m dfmask_lib.book --profile default
+	$(BIN)/python -m dfmask_lib.book --profile $(or $(PROFILE),default)
 
 book-smoke: setup
 	$(BIN)/python -m dfmask_lib.book --profile smoke
