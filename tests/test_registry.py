@@ -77,7 +77,7 @@ def test_no_mirror_and_offline_says_how_to_get_it(tiny, monkeypatch, tmp_path):
 
 
 def test_online_only_entry_offline(tiny):
-    with pytest.raises(MissingDataError, match="online.zip is not in the cache and not in the mirror"):
+    with pytest.raises(MissingDataError, match="online.zip is not in the cache and not in the"):
         registry.fetch("demo/online.zip")
 
 

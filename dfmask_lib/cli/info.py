@@ -30,8 +30,9 @@ def describe(scene: Scene) -> list[tuple[str, str]]:
     left, top = scene.transform.c, scene.transform.f
     h, w = scene.shape
     right, bottom = left + w * scene.resolution, top - h * scene.resolution
-    extra = ", ".join(x for x in (m.spacecraft, f"sensed {m.sensing_time}" if m.sensing_time else "",
-                                  f"tile {m.tile_id}" if m.tile_id else "") if x)
+    parts = (m.spacecraft, f"sensed {m.sensing_time}" if m.sensing_time else "",
+             f"tile {m.tile_id}" if m.tile_id else "")
+    extra = ", ".join(x for x in parts if x)
     return [
         ("product", Path(m.source).name),
         ("type", m.product_type + (f" ({extra})" if extra else "")),

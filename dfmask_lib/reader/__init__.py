@@ -18,17 +18,18 @@ from typing import Sequence
 
 from rasterio.windows import Window
 
-from ..errors import BandError, MissingDataError, ProductError
+from ..errors import BandError, MissingDataError
 from ..scene import S2_BANDS, Scene
 from .geotiff import find_band_files, read_band_folder, read_geotiff_stack
 from .labels import decode_scl, find_label_file, read_labels, read_scl
 from .metadata import parse_product_xml, parse_tile_xml
-from .safe import locate_safe, read_safe
+from .resample import Grid
+from .safe import locate_safe, read_safe, safe_grid
 
 __all__ = [
     "read_product", "read_safe", "read_band_folder", "read_geotiff_stack", "read_labels",
     "read_scl", "decode_scl", "find_label_file", "locate_safe", "parse_product_xml",
-    "parse_tile_xml", "Window",
+    "parse_tile_xml", "safe_grid", "Grid", "Window",
 ]
 
 
@@ -65,7 +66,8 @@ def read_product(path: str | os.PathLike, *, window: Window | None = None,
                          progress=progress)
     if band_names is None:
         raise BandError(f"{path.name} is not a SAFE product; to read it as a GeoTIFF band "
-                        "stack pass band_names (CLI: --band-names), the name of each band in file order")
+                        "stack pass band_names (CLI: --band-names), the name of each band "
+                        "in file order")
     return read_geotiff_stack(path, band_names, window=window,
                               bands=bands if tuple(bands) != S2_BANDS else None,
                               resolution=resolution, progress=progress)

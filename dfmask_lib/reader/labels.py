@@ -27,7 +27,7 @@ SCL_RESOLUTION = 20.0
 
 
 def table_for(path: str | os.PathLike, table: MappingTable | str | None = None) -> MappingTable:
-    """The mapping table of a label file: given, or from its name (``*LABELS.tif``, ``*FMASK.tif``)."""
+    """The mapping table of a label file: given, or by name (``*LABELS.tif``, ``*FMASK.tif``)."""
     if isinstance(table, MappingTable):
         return table
     if isinstance(table, str):
@@ -143,5 +143,6 @@ def find_label_file(product_path: str | os.PathLike,
     root = Path(product_path)
     if not root.is_dir():
         return None
-    candidates = sorted(root.glob(f"GRANULE/*/IMG_DATA/*{kind}.tif")) + sorted(root.glob(f"*{kind}.tif"))
+    candidates = (sorted(root.glob(f"GRANULE/*/IMG_DATA/*{kind}.tif"))
+                  + sorted(root.glob(f"*{kind}.tif")))
     return candidates[0] if candidates else None

@@ -180,10 +180,12 @@ def parse_tile_xml(data: bytes, what: str = "MTD_TL.xml") -> TileXml:
     geopos = {}
     for g in _all(root, "Geoposition"):
         res = int(g.get("resolution", "0"))
-        geopos[res] = tuple(_float(_text(g, k, what), k, what) for k in ("ULX", "ULY", "XDIM", "YDIM"))
+        geopos[res] = tuple(_float(_text(g, k, what), k, what)
+                            for k in ("ULX", "ULY", "XDIM", "YDIM"))
     if not geopos:
         raise ProductError(f"{what} has no <Geoposition>; the metadata is truncated")
-    size = {int(s.get("resolution", "0")): (int(_text(s, "NROWS", what)), int(_text(s, "NCOLS", what)))
+    size = {int(s.get("resolution", "0")):
+            (int(_text(s, "NROWS", what)), int(_text(s, "NCOLS", what)))
             for s in _all(root, "Size")}
     sun = _all(root, "Mean_Sun_Angle")
     if not sun:
@@ -215,6 +217,7 @@ def parse_tile_xml(data: bytes, what: str = "MTD_TL.xml") -> TileXml:
         epsg=int(m.group(1)), geoposition=geopos, size=size, sun_zenith=sun_zen,
         sun_azimuth=sun_az, view_zenith_grid=vz, view_azimuth_grid=va, angle_step=step,
         mean_view_zenith=mvz, mean_view_azimuth=mva,
-        tile_id=tm.group(1) if tm else "", sensing_time=_text(root, "SENSING_TIME", what, default=""),
+        tile_id=tm.group(1) if tm else "",
+        sensing_time=_text(root, "SENSING_TIME", what, default=""),
         extra={"tile_name": tile_name},
     )

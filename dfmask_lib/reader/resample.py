@@ -93,7 +93,7 @@ class BandOnGrid:
 
 def snap_grid(bounds: tuple[float, float, float, float], res: float, crs: object = None,
               anchor: tuple[float, float] = (0.0, 0.0)) -> Grid:
-    """The largest grid of pixel size ``res`` inside ``bounds`` whose origin is aligned to ``anchor``.
+    """The largest ``res`` grid inside ``bounds`` whose origin is aligned to ``anchor``.
 
     Sentinel-2 tile origins (ULX, ULY) are multiples of 60 m, so ``anchor=(ULX, ULY)``
     (or (0, 0) when unknown) keeps a crop on its tile's 20 m grid.

@@ -26,12 +26,12 @@ from rasterio.windows import Window
 from ..errors import BandError, MissingDataError, ProductError
 from ..scene import S2_BANDS, ProductMetadata, Scene
 from .angles import interpolate_angle_grid
-from .metadata import parse_product_xml, parse_tile_xml
+from .metadata import TileXml, parse_product_xml, parse_tile_xml
 from .resample import Grid, snap_grid
 from .stack import BandSource, read_reflectance_stack
 
-__all__ = ["SafeLayout", "locate_safe", "read_safe", "check_bands", "band_file_pattern",
-           "grid_of", "GDAL_ENV"]
+__all__ = ["SafeLayout", "locate_safe", "read_safe", "safe_grid", "check_bands",
+           "band_file_pattern", "grid_of", "open_bands", "GDAL_ENV"]
 
 #: GDAL settings for every read: decode JPEG2000 on all cores, never write .aux.xml files.
 GDAL_ENV: Mapping[str, str] = {"GDAL_NUM_THREADS": "ALL_CPUS", "GDAL_PAM_ENABLED": "NO"}
@@ -174,6 +174,37 @@ def open_bands(stack: ExitStack, band_files: Mapping[str, str], bands: Sequence[
     return out
 
 
+def _tile_origin(tile: TileXml, resolution: float) -> tuple[float, float]:
+    anchor_res = min(tile.geoposition, key=lambda r: abs(r - resolution))
+    return tile.geoposition[anchor_res][:2]
+
+
+def _safe_grid(datasets: Sequence[rasterio.io.DatasetReader], tile: TileXml,
+               resolution: float) -> Grid:
+    for ds in datasets:
+        if ds.crs is not None and ds.crs != CRS.from_epsg(tile.epsg):
+            raise ProductError(f"{ds.name} is in {ds.crs} but MTD_TL.xml says "
+                               f"EPSG:{tile.epsg}; the product is inconsistent")
+    return grid_of(datasets, resolution, anchor=_tile_origin(tile, resolution))
+
+
+def safe_grid(path: str | os.PathLike, *, bands: Sequence[str] = S2_BANDS,
+              resolution: float = 20) -> Grid:
+    """The full output grid of a SAFE (what :func:`read_safe` would return), reading no pixels.
+
+    Use it to plan windowed reads of a whole tile:
+    ``for r0 in range(0, grid.shape[0], 1024): read_safe(p, window=Window(0, r0, W, h))``.
+    """
+    bands = check_bands(bands)
+    layout = locate_safe(path)
+    parse_product_xml(layout.product_xml)  # refuses L2A and broken metadata early
+    tile = parse_tile_xml(layout.tile_xml)
+    with rasterio.Env(**GDAL_ENV), ExitStack() as stack:
+        grid = _safe_grid(open_bands(stack, layout.band_files, bands, str(layout.root)),
+                          tile, resolution)
+    return Grid(grid.transform, grid.shape, CRS.from_epsg(tile.epsg))
+
+
 def read_safe(path: str | os.PathLike, *, window: Window | None = None,
               bands: Sequence[str] = S2_BANDS, resolution: float = 20,
               progress: bool = True) -> Scene:
@@ -203,15 +234,10 @@ def read_safe(path: str | os.PathLike, *, window: Window | None = None,
     layout = locate_safe(path)
     product = parse_product_xml(layout.product_xml)
     tile = parse_tile_xml(layout.tile_xml)
-    anchor_res = min(tile.geoposition, key=lambda r: abs(r - resolution))
-    ulx, uly = tile.geoposition[anchor_res][:2]
+    ulx, uly = _tile_origin(tile, resolution)
     with rasterio.Env(**GDAL_ENV), ExitStack() as stack:
         datasets = open_bands(stack, layout.band_files, bands, str(layout.root))
-        for ds in datasets:
-            if ds.crs is not None and ds.crs != CRS.from_epsg(tile.epsg):
-                raise ProductError(f"{ds.name} is in {ds.crs} but MTD_TL.xml says "
-                                   f"EPSG:{tile.epsg}; the product is inconsistent")
-        full = grid_of(datasets, resolution, anchor=(ulx, uly))
+        full = _safe_grid(datasets, tile, resolution)
         grid = full.window(window)
         sources = [BandSource(b, ds) for b, ds in zip(bands, datasets)]
         try:

@@ -24,7 +24,8 @@ def test_info_on_toulouse(capsys, request, which):
     assert lines["baseline"] == "05.10"
     assert lines["offset"] == "-1000 (all bands)"
     assert lines["quantification"] == "10000"
-    assert lines["grid"] == "EPSG:32631, 15 x 15 px at 20 m, bounds (350000, 4849720, 350300, 4850020)"
+    assert lines["grid"] == ("EPSG:32631, 15 x 15 px at 20 m, "
+                             "bounds (350000, 4849720, 350300, 4850020)")
     assert lines["valid"] == "100.0 % of pixels"
     sun = {"safe_a": "zenith 65.76 deg, azimuth 162.69 deg",
            "safe_b": "zenith 51.82 deg, azimuth 158.40 deg"}[which]
