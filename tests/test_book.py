@@ -188,3 +188,16 @@ def test_python_m_entry_point(tmp_path):
                           capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert proc.returncode == 2
     assert proc.stderr == "dfmask: error: profile 'p' has unknown keys ['extra']; allowed: notebooks, parameters\n"
+
+
+@pytest.mark.slow
+def test_data_notebook_runs_on_the_smoke_profile(tmp_path):
+    """The real 01_data notebook on the bundled data (needs the local data mirror)."""
+    profile = load_profile("smoke")
+    out = tmp_path / "01_data.ipynb"
+    execute_notebook(notebook_source("01_data"), out, profile.parameters["01_data"])
+    text = "".join("".join(o.get("text", "")) for c in json.loads(out.read_text())["cells"]
+                   if c["cell_type"] == "code" for o in c["outputs"])
+    assert "S2MSI1C" in text and "05.10" in text
+    assert "-1000.0000" in text  # the radiometric offset of baseline 05.10
+    assert "cloud high probability" in text  # SCL 9 in the 2017 Barbellino scene
