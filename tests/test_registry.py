@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import os
 import re
+import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -117,3 +120,69 @@ def test_fetch_dir_of_a_safe(tmp_path, monkeypatch):
     assert (folder / "MTD_MSIL1C.xml").is_file()
     files = [p for p in folder.rglob("*") if p.is_file()]
     assert len(files) == len(registry.names(SAFE_A + "/")) == 65
+
+
+@pytest.fixture
+def online(tmp_path, monkeypatch):
+    """No mirror, network allowed, and fake network clients (tests never go online)."""
+    monkeypatch.setenv("DFMASK_OFFLINE", "0")
+    monkeypatch.setenv("DFMASK_DATA_MIRROR", str(tmp_path / "no-mirror"))
+    monkeypatch.setenv("DFMASK_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def test_sdist_origin_is_pip_downloaded_and_unpacked(online, monkeypatch):
+    payload = b"\x00real band bytes\x01"
+    calls = []
+
+    def fake_run(cmd, capture_output, text):
+        calls.append(cmd)
+        dest = Path(cmd[cmd.index("--dest") + 1])
+        with tarfile.open(dest / "demo-0.1.0.tar.gz", "w:gz") as t:
+            info = tarfile.TarInfo("demo-0.1.0/demo/data/b.jp2")
+            info.size = len(payload)
+            t.addfile(info, io.BytesIO(payload))
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(registry.subprocess, "run", fake_run)
+    rows = [(f"demo/{n}.jp2", hashlib.sha256(payload).hexdigest(),
+             "pypi:demo==0.1.0:demo/data/b.jp2", "CC0-1.0") for n in ("b", "c")]
+    monkeypatch.setattr(registry, "MANIFEST_PATH", _manifest(online, rows))
+    assert registry.fetch("demo/b.jp2").read_bytes() == payload
+    assert registry.fetch("demo/c.jp2").read_bytes() == payload
+    assert len(calls) == 1  # the sdist is downloaded and unpacked once
+    assert calls[0][-1] == "demo==0.1.0" and ":all:" in calls[0]
+
+
+def test_filtered_csv_origin(online, monkeypatch):
+    text = "id,site_name\n1,Gulkana\n2,Other\n3,Wolverine\n"
+    kept = "id,site_name\n1,Gulkana\n3,Wolverine\n"
+
+    class FakeHTTP:
+        def __init__(self, progressbar=False):
+            pass
+
+        def __call__(self, url, output_file, pooch_obj):
+            assert url == "https://example.invalid/points.csv"
+            Path(output_file).write_text(text)
+
+    monkeypatch.setattr(registry.pooch, "HTTPDownloader", FakeHTTP)
+    rows = [("pts/points.csv", hashlib.sha256(kept.encode()).hexdigest(),
+             "https://example.invalid/points.csv#filter:site_name=Gulkana|Wolverine", "MIT")]
+    monkeypatch.setattr(registry, "MANIFEST_PATH", _manifest(online, rows))
+    assert registry.fetch("pts/points.csv").read_text() == kept
+
+
+def test_network_failure_is_one_line(online, monkeypatch):
+    class DeadHTTP:
+        def __init__(self, progressbar=False):
+            pass
+
+        def __call__(self, url, output_file, pooch_obj):
+            raise ConnectionError("Name or service not known")
+
+    monkeypatch.setattr(registry.pooch, "HTTPDownloader", DeadHTTP)
+    rows = [("x/y.bin", "0" * 64, "https://example.invalid/y.bin", "MIT")]
+    monkeypatch.setattr(registry, "MANIFEST_PATH", _manifest(online, rows))
+    with pytest.raises(MissingDataError, match="cannot obtain x/y.bin .*set DFMASK_DATA_MIRROR"):
+        registry.fetch("x/y.bin")
