@@ -1,0 +1,95 @@
+"""The generator: classes present, determinism, shadow geometry, config checks."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from dfmask_lib.classes import CLASS_CODES, CLOUD, NODATA, SHADOW
+from dfmask_lib.errors import ConfigError
+from dfmask_lib.geometry import shadow_offset
+from dfmask_lib.synthetic.scene import SynthConfig, generate
+
+
+#: Class counts of the default config at 120 px (seed 0); a change here changes every split.
+PINNED_COUNTS = [1062, 2110, 4627, 1425, 4020, 1156]
+
+
+def _shift(mask: np.ndarray, drow: int, dcol: int) -> np.ndarray:
+    """``mask`` moved by (drow, dcol) pixels, zero-filled (no wrap-around)."""
+    h, w = mask.shape
+    out = np.zeros_like(mask)
+    out[max(drow, 0):h + min(drow, 0), max(dcol, 0):w + min(dcol, 0)] = \
+        mask[max(-drow, 0):h - max(drow, 0), max(-dcol, 0):w - max(dcol, 0)]
+    return out
+
+
+@pytest.fixture(scope="module")
+def default_small():
+    return generate(SynthConfig(size=120))
+
+
+def test_contract_of_the_arrays(default_small):
+    s = default_small
+    assert s.reflectance.shape == (13, 120, 120) and s.reflectance.dtype == np.float32
+    assert s.truth.dtype == np.uint8 and s.truth.shape == (120, 120)
+    assert (s.reflectance[:, ~s.valid] == 0).all()
+    np.testing.assert_array_equal(s.truth == NODATA, ~s.valid)
+
+
+def test_every_class_is_present_with_the_default_mix(default_small):
+    counts = np.bincount(default_small.truth.ravel(), minlength=6)
+    assert set(np.flatnonzero(counts)) == set(CLASS_CODES)
+    assert counts.tolist() == PINNED_COUNTS
+
+
+def test_same_seed_same_arrays_different_seed_differs():
+    a, b = generate(SynthConfig(size=60, seed=5)), generate(SynthConfig(size=60, seed=5))
+    c = generate(SynthConfig(size=60, seed=6))
+    np.testing.assert_array_equal(a.reflectance, b.reflectance)
+    np.testing.assert_array_equal(a.truth, b.truth)
+    assert not np.array_equal(a.reflectance, c.reflectance)
+
+
+def test_isolated_cloud_shadow_sits_at_the_geometric_offset():
+    cfg = SynthConfig(size=192, seed=11, cloud_cover=0.001, cloud_mix=(1, 0, 0, 0),
+                      nodata_wedge=False, sun_zenith=55.0, sun_azimuth=150.0)
+    s = generate(cfg)
+    assert len(s.clouds) == 1
+    cloud = s.clouds[0]
+    r, c = cloud.centre
+    dr, dc = shadow_offset(cloud.height_m, cfg.sun_zenith, cfg.sun_azimuth,
+                           float(s.view_zenith[r, c]), cfg.view_azimuth, cfg.resolution)
+    assert (cloud.drow, cloud.dcol) == (round(dr), round(dc))
+    assert cloud.drow < 0  # sun in the south: the shadow falls northwards (up the image)
+    is_cloud = s.truth == CLOUD
+    shifted = _shift(is_cloud, cloud.drow, cloud.dcol)
+    np.testing.assert_array_equal(s.truth == SHADOW, shifted & ~is_cloud)
+    assert (s.truth == SHADOW).sum() > 20
+
+
+def test_cloud_shadow_darkens_and_terrain_shadow_keeps_the_class():
+    cfg = SynthConfig(size=120, seed=3, cloud_mix=(1, 0, 0, 0), nodata_wedge=False)
+    cloudy, clear = generate(cfg), generate(replace(cfg, cloud_cover=0.0))
+    shadow = cloudy.truth == SHADOW
+    b8a = 8
+    assert cloudy.reflectance[b8a][shadow].mean() < 0.5 * clear.reflectance[b8a][shadow].mean()
+    assert not np.isin(clear.truth, [CLOUD, SHADOW]).any()
+    # Terrain-shadowed pixels (illumination 0) keep their surface class.
+    dark = clear.illumination == 0
+    assert dark.any() and not (clear.truth[dark] == SHADOW).any()
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(size=100), "multiple of 6"),
+    (dict(size=12), "multiple of 6"),
+    (dict(water_level=1.5), "water_level"),
+    (dict(cloud_mix=(1, 0)), "cloud_mix"),
+    (dict(sun_zenith=85.0), "sun_zenith"),
+    (dict(view_zenith_far=30.0), "view_zenith_far"),
+])
+def test_impossible_configs_are_refused(bad, match):
+    with pytest.raises(ConfigError, match=match):
+        SynthConfig(**bad)
