@@ -40,3 +40,16 @@ def test_info_bad_inputs(capsys, tmp_path, safe_a, safe_copy):
     assert code == 2 and err.startswith("dfmask: error: ") and "not valid XML" in err
     code, _, err = run(capsys, safe_a / "INSPIRE.xml")  # an XML that is not MTD_MSIL1C.xml
     assert code == 2 and err.count("\n") == 1 and "not MTD_MSIL1C.xml" in err
+
+
+def test_info_on_a_geotiff_stack(capsys, tmp_path):
+    import numpy as np
+
+    from .conftest import write_tif
+
+    path = write_tif(tmp_path / "stack.tif", np.full((2, 4, 4), 1200, np.uint16), res=10.0)
+    code, out, err = run(capsys, path, "--band-names", "B03,B11")
+    assert code == 0, err
+    assert "20 m" in out and "B03 B11" in out and "offset          0 (all bands)" in out
+    code, _, err = run(capsys, path, "--band-names", "B03")
+    assert code == 2 and "has 2 bands but 1 band names" in err
