@@ -449,6 +449,8 @@ class PatchDataset(Dataset):
                     f"{self.path.name}, got {labels.dtype} {labels.shape}"
                 )
             check_label_codes(labels, "label override")
+        #: self-training subset of each sample (int8, -1 in test-mode files).
+        self.subset = subset[self.indices]
         self.labels = labels
         self._file: h5py.File | None = None
         self._pid = -1

@@ -222,6 +222,7 @@ def test_dataset_samples_subsets_and_override(tmp_path: Path) -> None:
         subset, label = f["subset"][:], f["label"][:]
     ds = PatchDataset(path, subsets=[0, 1], in_channels=7)
     assert len(ds) == int(np.isin(subset, [0, 1]).sum())
+    assert set(ds.subset.tolist()) <= {0, 1} and len(ds.subset) == len(ds)
     s = ds[0]
     assert set(s) == {"image", "mask", "index"}
     assert s["image"].shape == (7, 8, 8) and s["image"].dtype == torch.float32
