@@ -1,0 +1,195 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %% [markdown]
+# # Stage 0: a U-Net trained on Fmask labels
+#
+# The first step of Deep F-Mask (Nambiar et al. 2022, Remote Sens. 14:1825): the smallest U-Net of
+# the family (16 start filters, 5 levels, 1.94 M parameters) learns from **Fmask labels**, the
+# only labels available at scale, and is selected on **human-labelled** validation scenes.
+#
+# Everything here runs on the **synthetic** polar and mountain scenes of notebook 00 (ground truth
+# known by construction, standing in for the paper's human labels). The steps:
+#
+# 1. label every TRAIN product with the project's Fmask 4 (`*FMASK.tif` beside its bands);
+# 2. cut TRAIN products into 256 px patches with Fmask labels, VALIDATION products with their
+#    synthetic truth (`dfmask_lib.patches`, HDF5);
+# 3. train stage 0 in the supervised setting (all training patches, Fmask labels;
+#    `dfmask_lib.train`), keeping the epoch with the best validation mIoU;
+# 4. learning curves, scores of the network and of its teacher Fmask against the synthetic truth,
+#    and sample predictions.
+#
+# Deviations from the paper, on purpose: batch 8 instead of 1 and, by default, bf16 mixed
+# precision on CPU, so that the default run takes about ten minutes on two CPU cores. Ten
+# minutes buys a few dozen epochs, not the paper's up-to-400: the curves show how far that gets.
+# The same run from the command line:
+# `dfmask train synthetic --stage 0 --full --train-h5 ... --val-h5 ... --epochs N --amp`.
+
+# %% tags=["parameters"]
+# Folder of the synthetic splits written by notebook 00 (TRAIN/ and VALIDATION/ hold .SAFE products).
+synthetic_dir = "data/generated/default/synthetic"
+# Where the patch files go.
+patches_dir = "data/generated/default/patches"
+# Experiment name: the run is written to runs/<experiment>/stage0 (rerunning resumes it).
+experiment = "synthetic"
+# Epochs (upper bound; early stopping may end sooner). 40 take about 10 min on 2 CPU cores with amp.
+epochs = 40
+batch_size = 8
+# bf16 autocast on CPU (about 2-3x faster training, see README "Performance").
+amp = True
+channels_last = True
+num_workers = 2
+seed = 0
+# Validation patches shown as examples.
+n_examples = 3
+
+# %%
+import json
+import warnings
+from pathlib import Path
+
+import h5py
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Patch
+
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto without ipywidgets
+from dfmask_lib import plots
+from dfmask_lib.classes import CLASS_CODES, CLASS_COLOURS, CLASS_NAMES, SCORED_CLASSES
+from dfmask_lib.fmask import fmask_product
+from dfmask_lib.metrics import confusion_matrix, format_table, scores, scores_table
+from dfmask_lib.patches import PatchConfig, PatchDataset, find_products, make_data
+from dfmask_lib.reader import find_label_file, read_labels
+from dfmask_lib.train import (TrainConfig, load_checkpoint, mfb_weights, moving_average,
+                              predict_patches, run_dir, train)
+from dfmask_lib.unet import count_parameters
+
+train_dir = Path(synthetic_dir) / "TRAIN"
+val_dir = Path(synthetic_dir) / "VALIDATION"
+train_products, val_products = find_products(train_dir), find_products(val_dir)
+print(f"{len(train_products)} synthetic TRAIN and {len(val_products)} synthetic VALIDATION products")
+
+# %% [markdown]
+# ## 1. Fmask labels
+#
+# Fmask runs on the TRAIN products (its labels are the training targets) and on the VALIDATION
+# products (only to score the teacher against the synthetic truth below). Products that already
+# carry an `*FMASK.tif` are not recomputed.
+
+# %%
+for product in train_products + val_products:
+    if find_label_file(product, kind="FMASK") is None:
+        fmask_product(product)
+print("Fmask label files:", sum(find_label_file(p, kind="FMASK") is not None
+                                for p in train_products + val_products))
+
+# %% [markdown]
+# ## 2. Patches
+#
+# 254 px windows on the 20 m grid, the last row and column snapped to the scene edge, zero-padded
+# to 256 px; input set "swirndsi" (B02, B03, B04, B08, B11, B12, NDSI). Patch files are rebuilt
+# only when their inputs or configuration change.
+
+# %%
+train_h5 = make_data(train_dir, Path(patches_dir) / "train_fmask.h5", PatchConfig(mode="train", seed=seed))
+val_h5 = make_data(val_dir, Path(patches_dir) / "validation_truth.h5", PatchConfig(mode="test"))
+train_set, val_set = PatchDataset(train_h5), PatchDataset(val_h5)
+hist = train_set.class_histogram()
+weights = mfb_weights(hist)
+labelled = hist[1:].sum()
+print(f"training patches: {len(train_set)} (per self-training subset: "
+      f"{np.bincount(train_set.subset).tolist()}), validation patches: {len(val_set)}")
+print(format_table([{"class": f"{c} {CLASS_NAMES[c]}", "Fmask pixels %": 100 * hist[c] / labelled,
+                     "MFB weight": float(weights[c])} for c in SCORED_CLASSES]))
+
+# %% [markdown]
+# ## 3. Training stage 0 (supervised, Fmask labels)
+
+# %%
+cfg = TrainConfig(stage=0, in_channels=len(train_set.bands), full=True, max_epochs=epochs,
+                  batch_size=batch_size, amp=amp, channels_last=channels_last,
+                  num_workers=num_workers, seed=seed)
+out_dir = run_dir(experiment, 0)
+result = train(cfg, train_h5, val_h5, out_dir, resume=True)
+model, _, ckpt = load_checkpoint(out_dir / "best.pt")
+print(f"U-Net stage 0: {count_parameters(model):,} parameters; lr {cfg.lr:g}, batch {cfg.batch_size}, "
+      f"amp {cfg.amp}")
+print(f"{result.epochs_run} epochs ({'early stop' if result.stopped_early else 'epoch limit'}), "
+      f"{sum(h['time_s'] for h in result.history) / 60:.1f} min of training; best validation mIoU "
+      f"{result.best_miou:.3f} at epoch {result.best_epoch}")
+
+# %% [markdown]
+# ## 4. Learning curves
+#
+# Training loss (weighted cross-entropy on Fmask labels), validation loss and mIoU (classes 1-5,
+# against the synthetic truth), and the 10-epoch moving average that early stopping watches.
+
+# %%
+history = json.loads((out_dir / "log.json").read_text())
+ep = [h["epoch"] for h in history]
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+ax1.plot(ep, [h["train_loss"] for h in history], label="training (Fmask labels)")
+ax1.plot(ep, [h["val_loss"] for h in history], label="validation (synthetic truth)")
+ax1.set(xlabel="epoch", ylabel="weighted cross-entropy", title="loss")
+ax1.legend()
+miou = [h["val_miou"] for h in history]
+ax2.plot(ep, miou, label="validation mIoU")
+ax2.plot(ep, moving_average(miou, cfg.ma_window), label=f"{cfg.ma_window}-epoch moving average")
+for c in SCORED_CLASSES:
+    ax2.plot(ep, [h[f"iou_{c}"] for h in history], lw=0.8, alpha=0.6, label=f"IoU {CLASS_NAMES[c]}")
+ax2.axvline(result.best_epoch, color="0.5", ls=":", label=f"best epoch {result.best_epoch}")
+ax2.set(xlabel="epoch", ylabel="IoU", ylim=(0, 1), title="validation (synthetic truth)")
+ax2.legend(fontsize="x-small", ncol=2)
+fig.tight_layout()
+
+# %% [markdown]
+# ## 5. The student against its teacher
+#
+# Both scored against the synthetic truth on the same labelled pixels of the validation patches
+# (confusion matrices summed over patches; a predicted 0 counts as an error). Fmask's map is cut
+# from each VALIDATION product's `*FMASK.tif` with the patch's window.
+
+# %%
+with h5py.File(val_h5) as f:
+    val_images, val_truth = f["image"][:], f["label"][:]
+    val_windows = f["window"][:]
+    val_sources = [s.decode() for s in f["source"][:]]
+pred, confidence = predict_patches(model, val_images, batch_size=batch_size, amp=amp)
+fmask_maps = {p.name: read_labels(find_label_file(p, kind="FMASK"))[0] for p in val_products}
+val_fmask = np.zeros_like(val_truth)
+for k, (src, (r, c, h, w)) in enumerate(zip(val_sources, val_windows)):
+    val_fmask[k, :h, :w] = fmask_maps[src][r:r + h, c:c + w]
+named = {"Fmask (teacher)": scores(confusion_matrix(val_truth, val_fmask)),
+         "U-Net stage 0": scores(confusion_matrix(val_truth, pred))}
+print(format_table(scores_table(named)))
+
+# %% [markdown]
+# ## 6. Sample validation patches
+#
+# RGB (B04, B03, B02), the Fmask labels the network learned from, its prediction, and the
+# synthetic truth, in the authors' class colours (padding and no data are black).
+
+# %%
+# Patches with the most classes in their truth first: they show the most.
+order = np.argsort([-len(np.unique(t[t > 0])) for t in val_truth], kind="stable")[:n_examples]
+cmap, norm = plots.class_colormap()
+fig, axes = plt.subplots(len(order), 4, figsize=(12, 3 * len(order)), squeeze=False)
+for row, k in zip(axes, order):
+    valid = val_truth[k] > 0
+    row[0].imshow(plots.stretch_rgb(val_images[k][[2, 1, 0]], valid), interpolation="nearest")
+    for ax, m in zip(row[1:], (val_fmask[k], pred[k] * valid, val_truth[k])):
+        ax.imshow(m, cmap=cmap, norm=norm, interpolation="nearest")
+    titles = (f"RGB, {val_sources[k][:24]}...", "Fmask (training labels)", "U-Net stage 0",
+              "synthetic truth")
+    for ax, title in zip(row, titles):
+        ax.set_title(title, fontsize="small")
+        ax.set_axis_off()
+fig.legend(handles=[Patch(facecolor=np.array(CLASS_COLOURS[c]) / 255, edgecolor="0.5",
+                          label=f"{c} {CLASS_NAMES[c]}") for c in CLASS_CODES],
+           loc="lower center", ncol=len(CLASS_CODES), frameon=False, fontsize="small")
+fig.tight_layout(rect=(0, 0.04, 1, 1))
