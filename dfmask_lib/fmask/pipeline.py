@@ -56,8 +56,9 @@ def _check_inputs(scene: Scene, dem, water_occurrence) -> None:
         raise BandError(f"Fmask needs bands {missing} that the scene lacks (it has "
                         f"{list(scene.band_names)}); read the product with all 13 bands")
     if not (np.isfinite(scene.sun_zenith) and 0 <= scene.sun_zenith < 90):
-        raise ConfigError(f"sun zenith {scene.sun_zenith} deg is not a daytime angle; "
-                          "Fmask needs the product's sun angles (MTD_TL.xml)")
+        raise ConfigError(f"sun zenith {scene.sun_zenith} deg is not a daytime angle; Fmask "
+                          "needs sun angles: read a SAFE product (MTD_TL.xml) or set the "
+                          "Scene's sun_zenith/sun_azimuth (dataclasses.replace)")
     if not np.isfinite(scene.sun_azimuth):
         raise ConfigError("the scene's sun azimuth is not a number; check the product metadata")
     for name, grid in (("dem", dem), ("water_occurrence", water_occurrence)):

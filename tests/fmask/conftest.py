@@ -36,6 +36,17 @@ def build_scene(spectra: np.ndarray, *, valid: np.ndarray | None = None,
                  sun_zenith, sun_azimuth, meta)
 
 
+def add_parallax(refl: np.ndarray, mask: np.ndarray, seed: int = 1) -> None:
+    """In place: texture B08 alone inside ``mask``, as an elevated cloud shows it.
+
+    B08 sees a cloud's texture displaced relative to B07/B8A (Frantz et al. 2018), so
+    only the B08/B8A ratio varies: the cloud displacement index goes to -1 there.
+    """
+    rng = np.random.default_rng(seed)
+    b08 = S2_BANDS.index("B08")
+    refl[b08][mask] *= (1 + 0.05 * rng.standard_normal(int(mask.sum()))).astype(np.float32)
+
+
 def paint(shape: tuple[int, int], base=LAND) -> np.ndarray:
     """A (13, H, W) float32 array filled with one spectrum."""
     return np.broadcast_to(np.asarray(base, np.float32)[:, None, None], (13, *shape)).copy()

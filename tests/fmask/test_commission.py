@@ -50,17 +50,16 @@ def test_thin_bright_structures_on_false_positives_are_removed() -> None:
 def test_small_objects_and_the_cdi_rule() -> None:
     cloud = np.zeros((40, 40), bool)
     cloud[2, 2] = cloud[2, 3] = True  # 2 px: below the 3 px minimum
-    cloud[10:20, 10:20] = True  # 100 px on a bright surface, no parallax evidence
-    cloud[25:35, 25:35] = True  # 100 px on a bright surface with CDI < -0.5
-    cloud[25:35, 2:12] = True  # 100 px away from bright surfaces
+    cloud[10:20, 10:20] = True  # 100 px, no parallax evidence
+    cloud[25:35, 25:35] = True  # 100 px with one pixel of CDI < -0.5
+    cloud[22:37, 2:17] = True  # 225 px, no parallax evidence but large
     pfp = np.zeros_like(cloud)
-    pfp[10:35, 19:35] = True  # touches the 2nd and 3rd objects' edges
     cdi = np.zeros((40, 40), np.float32)
     cdi[30, 30] = -0.7
-    config = FmaskConfig(erode_m=0)
+    config = FmaskConfig(erode_m=0, cdi_max_object=200)
     out = remove_commission(cloud, pfp, cdi, 20.0, config)
     assert not out[2, 2] and not out[10:20, 10:20].any()
-    assert out[25:35, 25:35].all() and out[25:35, 2:12].all()
+    assert out[25:35, 25:35].all() and out[22:37, 2:17].all()
     # Without a CDI (no B07/B08) only the size rule applies.
     assert remove_commission(cloud, pfp, None, 20.0, config)[10:20, 10:20].all()
 

@@ -12,7 +12,7 @@ from dfmask_lib.fmask import FmaskConfig, run_fmask
 from dfmask_lib.geometry import shadow_offset
 from dfmask_lib.scene import S2_BANDS, Scene
 
-from .conftest import CLOUD, SNOW, WATER, build_scene, paint
+from .conftest import CLOUD, SNOW, WATER, add_parallax, build_scene, paint
 
 SUN, VIEW, HEIGHT = (40.0, 150.0), (5.0, 100.0), 2000.0
 
@@ -27,6 +27,7 @@ def scene_truth() -> tuple[Scene, dict[str, np.ndarray]]:
     shadow = np.roll(np.roll(cloud, dr, 0), dc, 1) & ~cloud
     refl[:, shadow] *= 0.3
     refl[:, cloud] = np.asarray(CLOUD, np.float32)[:, None]
+    add_parallax(refl, cloud)
     snow = np.zeros_like(cloud)
     snow[20:50, 20:50] = True
     refl[:, snow] = np.asarray(SNOW, np.float32)[:, None]
@@ -49,6 +50,7 @@ def test_cloud_and_its_matched_shadow(scene_truth) -> None:
     assert np.isfinite(heights).sum() == 1
     step = 2 * 20.0 / np.tan(np.deg2rad(SUN[0]))
     assert abs(np.nanmax(heights) - HEIGHT) <= step
+    assert np.nanmax(heights) == pytest.approx(1963.795, abs=0.01)  # 200 m + 37 steps
     found = r.layers["shadow"]
     assert (found & t["shadow"]).sum() / (found | t["shadow"]).sum() > 0.85
     # Labelled shadow wherever the 3 px cloud buffer does not cover it.
@@ -68,14 +70,17 @@ def test_snow_water_fill_and_clear_land(scene_truth) -> None:
     for fm, cls in ((0, 1), (1, 5), (2, 3), (3, 4), (4, 2), (255, 0)):
         assert (r.classes[r.fmask == fm] == cls).all()
     counts = np.bincount(r.fmask.ravel(), minlength=256)
-    assert counts[[0, 1, 3, 255]].tolist() == [
-        counts[0], 1600, 900, 1024]
+    # land, water 40x40, shadow (buffered), snow 30x30, cloud 24x24 + 3 px, fill 4 columns
+    assert counts[[0, 1, 2, 3, 4, 255]].tolist() == [60212, 1600, 900, 900, 900, 1024]
     assert r.layers["skipped"] == []
 
 
 def test_few_clear_pixels_skip_probabilities_and_shadows() -> None:
     refl = paint((64, 64))
     refl[:, 10:20, 10:20] = np.asarray(CLOUD, np.float32)[:, None, None]
+    cloud = np.zeros((64, 64), bool)
+    cloud[10:20, 10:20] = True
+    add_parallax(refl, cloud)
     r = run_fmask(build_scene(refl))
     assert r.layers["skipped"] == ["probabilities", "shadow matching"]
     assert (r.fmask[10:20, 10:20] == 4).all() and not (r.fmask == 2).any()
@@ -86,6 +91,17 @@ def test_thresholds_are_taken_from_the_config(scene_truth) -> None:
     r = run_fmask(scene, FmaskConfig(cloud_buffer=0, shadow_buffer=0))
     assert (r.fmask == 4).sum() == t["cloud"].sum()
     assert r.config.cloud_buffer == 0
+
+
+def test_a_cloud_without_parallax_is_taken_for_a_bright_surface(scene_truth) -> None:
+    # Same scene without B07/B08 texture: the 576 px object has no CDI < -0.5 (Frantz 2018).
+    scene, t = scene_truth
+    refl = scene.reflectance.copy()
+    b08, b8a = S2_BANDS.index("B08"), S2_BANDS.index("B8A")
+    refl[b08][t["cloud"]] = refl[b8a][t["cloud"]]
+    r = run_fmask(dataclasses.replace(scene, reflectance=refl))
+    assert r.layers["cloud_before_commission"][t["cloud"]].all()
+    assert not r.layers["cloud"].any() and not (r.fmask == 4).any()
 
 
 def test_bad_inputs_raise_dfmask_errors(scene_truth) -> None:

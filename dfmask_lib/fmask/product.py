@@ -1,0 +1,104 @@
+"""The I/O edge of Fmask: read a product, run :func:`run_fmask`, write the Fmask GeoTIFF.
+
+The output uses Fmask 4's codes (0 land, 1 water, 2 shadow, 3 snow, 4 cloud, 255 fill)
+so that it can stand in for the authors' Fmask 4 label files; the training pipeline
+finds it as ``<granule>/IMG_DATA/*FMASK.tif`` and recodes it with
+:data:`dfmask_lib.classes.FMASK`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rasterio.errors import RasterioError
+
+from ..classes import FMASK
+from ..errors import ConfigError, DfmaskError, ProductError
+from .config import FmaskConfig
+from .pipeline import FmaskResult, run_fmask
+
+__all__ = ["default_output", "fmask_product", "fmask_product_result"]
+
+#: Suffix the training pipeline looks for in IMG_DATA.
+SUFFIX = "_FMASK.tif"
+
+
+def default_output(product: str | os.PathLike) -> Path:
+    """Where :func:`fmask_product` writes by default.
+
+    * an L1C ``.SAFE`` folder (or its MTD_MSIL1C.xml): ``<granule>/IMG_DATA/T{tile}_{sensing
+      datetime}_FMASK.tif``, named like the product's own band files (``..._B02.jp2``);
+    * anything else (a zip, a band folder, a GeoTIFF): beside the input,
+      ``<input name without suffix>_FMASK.tif``.
+
+    Raises:
+        MissingDataError, ProductError: from :func:`dfmask_lib.reader.locate_safe`.
+    """
+    from ..reader import locate_safe
+
+    path = Path(product)
+    is_safe_folder = (path.is_dir() and (path / "MTD_MSIL1C.xml").exists()) or \
+        path.name == "MTD_MSIL1C.xml"
+    if is_safe_folder:
+        layout = locate_safe(path)
+        b02 = layout.band_files.get("B02")
+        if layout.img_data is None or b02 is None:
+            raise ProductError(f"{path}: no B02 band file in the granule's IMG_DATA")
+        stem = Path(b02).name.rsplit("_", 1)[0]  # T31TCJ_20240120T105341
+        return layout.img_data / f"{stem}{SUFFIX}"
+    name = path.name[:-len(".SAFE.zip")] if path.name.endswith(".SAFE.zip") else path.stem
+    return path.with_name(name + SUFFIX)
+
+
+def fmask_product_result(product: str | os.PathLike, out: str | os.PathLike | None = None, *,
+                         config: FmaskConfig | None = None, overwrite: bool = False,
+                         progress: bool = True) -> tuple[Path, FmaskResult]:
+    """Like :func:`fmask_product`, also returning the :class:`FmaskResult` (CLI, notebook)."""
+    from ..reader import read_product
+    from ..writer import write_classmap
+
+    config = FmaskConfig() if config is None else config
+    if not isinstance(config, FmaskConfig):
+        raise ConfigError(f"config must be an FmaskConfig, got {type(config).__name__}")
+    target = Path(out) if out is not None else default_output(product)
+    if target.suffix.lower() not in (".tif", ".tiff"):
+        raise ConfigError(f"output {target} must be a .tif GeoTIFF")
+    if target.exists() and not overwrite:
+        raise ConfigError(f"{target} exists; pass overwrite=True (--overwrite) to replace it")
+    scene = read_product(product, progress=progress)
+    result = run_fmask(scene, config, progress=None if progress else False)
+    tags = {"SOURCE": Path(product).name, "SENSING_TIME": scene.metadata.sensing_time,
+            "TILE_ID": scene.metadata.tile_id}
+    try:
+        path = write_classmap(target, result.fmask, crs=scene.crs, transform=scene.transform,
+                              table=FMASK, config=config, tags=tags)
+    except DfmaskError:
+        raise
+    except (OSError, RasterioError) as exc:
+        raise ConfigError(f"cannot write {target} ({exc}); choose a writable output with "
+                          "out= (-o)") from None
+    return path, result
+
+
+def fmask_product(product: str | os.PathLike, out: str | os.PathLike | None = None, *,
+                  config: FmaskConfig | None = None, overwrite: bool = False) -> Path:
+    """Run Fmask 4 on a Sentinel-2 L1C product and write the Fmask GeoTIFF.
+
+    Args:
+        product: a ``.SAFE`` folder, its zip, a folder of band files (see
+            :func:`dfmask_lib.reader.read_product`).
+        out: output ``.tif``; default :func:`default_output`.
+        config: thresholds (default ``FmaskConfig()``), stored in the file's
+            ``DFMASK_CONFIG`` tag.
+        overwrite: replace an existing output.
+
+    Returns:
+        The path written: uint8 Fmask codes, nodata 255, on the product's 20 m grid,
+        tiled and deflate-compressed with a colour table (:func:`dfmask_lib.writer.write_classmap`).
+
+    Raises:
+        DfmaskError: a bad product (MissingDataError, ProductError, BandError), an
+            existing output without ``overwrite`` or an unwritable one (ConfigError).
+    """
+    return fmask_product_result(product, out, config=config, overwrite=overwrite)[0]
