@@ -24,6 +24,7 @@ Run it as ``python -m dfmask_lib.book --profile default [--only 01_data ...]`` o
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -39,7 +40,8 @@ from .errors import ConfigError, MissingDataError, NotebookError
 from .paths import BOOK_DIR, NOTEBOOKS_DIR, PROJECT_ROOT
 
 __all__ = ["Profile", "find_profile", "parse_profile", "load_profile", "notebook_source",
-           "execute_notebook", "book_toc", "build_html", "run_book", "EXECUTED_DIR"]
+           "notebook_parameters", "check_parameters", "execute_notebook", "book_toc",
+           "build_html", "run_book", "EXECUTED_DIR"]
 
 #: Executed notebooks (git-ignored), the pages the book renders.
 EXECUTED_DIR = BOOK_DIR / "executed"
@@ -158,10 +160,60 @@ def notebook_source(name: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> Path:
     return path
 
 
+def notebook_parameters(source: Path) -> tuple[str, ...]:
+    """Names assigned in the cell tagged ``parameters`` of a jupytext ``.py`` notebook.
+
+    Raises:
+        ConfigError: the notebook has no such cell, or it is not valid Python.
+    """
+    import jupytext
+
+    cells = [c for c in jupytext.read(source).cells
+             if "parameters" in c.metadata.get("tags", [])]
+    if not cells:
+        raise ConfigError(f"notebook {source} has no cell tagged 'parameters' "
+                          "(add `# %% tags=[\"parameters\"]` above its parameters)")
+    try:
+        body = ast.parse(cells[0].source).body
+    except SyntaxError as exc:
+        raise ConfigError(f"parameters cell of {source} is not valid Python: {exc.msg}") from None
+    return tuple(t.id for node in body if isinstance(node, (ast.Assign, ast.AnnAssign))
+                 for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                 if isinstance(t, ast.Name))
+
+
+def check_parameters(source: Path, parameters: Mapping[str, Any]) -> None:
+    """Refuse parameters the notebook does not define (a typo would be silently ignored).
+
+    Raises:
+        ConfigError: names the unknown parameters and the known ones.
+    """
+    known = notebook_parameters(source)
+    unknown = sorted(set(parameters) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown parameter(s) {unknown} for notebook {source.stem} "
+                          f"(its parameters: {list(known)}); fix the profile")
+
+
 def _first_line(source: str) -> str:
     lines = [ln.strip() for ln in source.splitlines() if ln.strip()]
     line = lines[0] if lines else "<empty>"
     return line if len(line) <= 60 else line[:57] + "..."
+
+
+def _failure(name: str, exc: Exception, failed: Path) -> str:
+    """One line saying which notebook failed where, and why."""
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        evalue = str(exc.evalue).splitlines()[0] if exc.evalue else ""
+        where = f"failed in cell [{exc.exec_count}] ({_first_line(exc.source)!r}): " \
+                f"{exc.ename}: {evalue}"
+    elif type(exc).__name__ == "DeadKernelError":
+        where = "the kernel died (out of memory?)"
+    else:
+        where = "a cell timed out"
+    return f"notebook {name} {where} (executed copy: {failed})"
 
 
 def execute_notebook(
@@ -188,13 +240,17 @@ def execute_notebook(
         Wall time of the execution in seconds.
 
     Raises:
-        NotebookError: a cell raised; the one-line message names the notebook, the
-            cell and the exception.
+        ConfigError: ``parameters`` names a parameter the notebook does not define.
+        NotebookError: a cell raised (the one-line message names the notebook, the cell
+            and the exception), the kernel died, or there is no such kernel.
     """
     import jupytext
     import papermill
+    from jupyter_client.kernelspec import NoSuchKernel
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
+    check_parameters(source, parameters or {})
     output = Path(output)
     failed = output.with_name(f"{output.stem}.failed.ipynb")
     start = time.perf_counter()
@@ -211,15 +267,13 @@ def execute_notebook(
                     kernel_name=kernel, language="python", cwd=str(cwd), progress_bar=progress_bar,
                     log_output=False,
                 )
-            except PapermillExecutionError as exc:
+            except NoSuchKernel:
+                raise NotebookError(f"no Jupyter kernel {kernel!r} for notebook {source.stem}; "
+                                    "`make setup` installs it into .venv") from None
+            except (PapermillExecutionError, DeadKernelError, CellTimeoutError) as exc:
                 if tmp.exists():
                     tmp.replace(failed)
-                raise NotebookError(
-                    f"notebook {source.stem} failed in cell [{exc.exec_count}] "
-                    f"({_first_line(exc.source)!r}): {exc.ename}: "
-                    f"{str(exc.evalue).splitlines()[0] if exc.evalue else ''} "
-                    f"(executed copy: {failed})"
-                ) from None
+                raise NotebookError(_failure(source.stem, exc, failed)) from None
     failed.unlink(missing_ok=True)
     return time.perf_counter() - start
 
@@ -328,6 +382,8 @@ def run_book(
                           f"(it lists {list(profile.notebooks)})")
     todo = [nb for nb in profile.notebooks if not only or nb in only]
     sources = {nb: notebook_source(nb, notebooks_dir) for nb in todo}  # all checked first
+    for nb in todo:
+        check_parameters(sources[nb], profile.parameters.get(nb, {}))
     executed_dir = book_dir / "executed"
     executed_dir.mkdir(parents=True, exist_ok=True)
     save_config(profile, executed_dir / "profile.json")

@@ -56,7 +56,7 @@ def nodata_code(table: MappingTable) -> int | None:
 
 
 def class_tags(table: MappingTable) -> dict[str, str]:
-    """``{"CLASS_<code>": name}`` for every code of ``table`` (its own names, else the project's)."""
+    """``{"CLASS_<code>": name}`` for each code of ``table`` (its own names, else the project's)."""
     return {
         f"CLASS_{src}": table.source_names.get(src, CLASS_NAMES[dst])
         for src, dst in sorted(table.mapping.items())

@@ -63,11 +63,12 @@ from dfmask_lib.scene import S2_BANDS
 # every band by name onto the 20 m grid (10 m bands by area averaging, 60 m bands bilinearly).
 
 # %%
-sources = [registry.fetch_dir(n, progress=False) for n in products] + [Path(p) for p in local_products]
+sources = [registry.fetch_dir(n, progress=False) for n in products]
+sources += [Path(p) for p in local_products]
 scenes = {Path(p).name: read_product(p, progress=False) for p in sources}
 print(format_table([
-    {"product": name[:60], "type": s.metadata.product_type, "rows x cols": f"{s.shape[0]} x {s.shape[1]}",
-     "pixel (m)": s.resolution, "bands": len(s.band_names), "valid %": 100 * float(s.valid.mean())}
+    {"product": name[:60], "type": s.metadata.product_type,
+     "rows x cols": f"{s.shape[0]} x {s.shape[1]}", "pixel (m)": s.resolution, "bands": len(s.band_names), "valid %": 100 * float(s.valid.mean())}
     for name, s in scenes.items()
 ], digits=2))
 

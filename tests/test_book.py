@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import jupytext
 import pytest
 import yaml
 
 from dfmask_lib.book import (
-    Profile, book_toc, build_html, execute_notebook, find_profile, load_profile,
-    notebook_source, parse_profile, run_book,
+    Profile, book_toc, build_html, check_parameters, execute_notebook, find_profile,
+    load_profile, notebook_parameters, notebook_source, parse_profile, run_book,
 )
 from dfmask_lib.cli import main
 from dfmask_lib.errors import ConfigError, MissingDataError, NotebookError
@@ -85,15 +83,24 @@ def test_find_and_load_profile_by_name_and_path(tmp_path):
 def test_shipped_profiles_match_the_notebooks_parameters(name):
     profile = load_profile(name)
     assert "01_data" in profile.notebooks
+    assert set(profile.parameters["01_data"]) == set(
+        notebook_parameters(NOTEBOOKS_DIR / "01_data.py"))
     for nb, params in profile.parameters.items():
         path = NOTEBOOKS_DIR / f"{nb}.py"
-        if not path.exists():  # written by another notebook's owner later
-            continue
-        cell = next(c for c in jupytext.read(path).cells
-                    if "parameters" in c.metadata.get("tags", []))
-        names = {t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)
-                 for t in node.targets if isinstance(t, ast.Name)}
-        assert set(params) <= names, f"{name}.yml passes {set(params) - names} unknown to {nb}"
+        if path.exists():  # others' notebooks may not be written yet
+            check_parameters(path, params)
+
+
+def test_notebook_parameters_and_unknown_ones_refused(nbdir, tmp_path):
+    assert notebook_parameters(nbdir / "01_tiny.py") == ("x",)
+    with pytest.raises(ConfigError, match=r"unknown parameter\(s\) \['y'\] for notebook 01_tiny "
+                                          r"\(its parameters: \['x'\]\)"):
+        execute_notebook(nbdir / "01_tiny.py", tmp_path / "o.ipynb", {"x": 1, "y": 2})
+    (nbdir / "03_untagged.py").write_text(HEADER + "# %%\nx = 1\n")
+    with pytest.raises(ConfigError, match="no cell tagged 'parameters'"):
+        run_book(Profile("p", ("01_tiny", "03_untagged")), notebooks_dir=nbdir,
+                 book_dir=tmp_path / "book", build=False)
+    assert not (tmp_path / "book").exists()  # refused before anything ran
 
 
 def test_notebook_source_missing_names_existing(nbdir):
@@ -132,10 +139,22 @@ def test_failing_notebook_one_line_error_and_no_output(nbdir, tmp_path):
         execute_notebook(nbdir / "02_fails.py", out, {"x": 41}, cwd=tmp_path)
     msg = str(info.value)
     assert "\n" not in msg
-    assert msg.startswith("notebook 02_fails failed in cell [4] ('raise ValueError(f\"bad value {y}\")')")
+    assert msg.startswith(
+        "notebook 02_fails failed in cell [4] ('raise ValueError(f\"bad value {y}\")')")
     assert "ValueError: bad value 42" in msg
     assert not out.exists()
     assert (out.parent / "02_fails.failed.ipynb").exists()
+
+
+def test_dead_kernel_and_missing_kernel(nbdir, tmp_path):
+    (nbdir / "04_dies.py").write_text(HEADER + '# %% tags=["parameters"]\nx = 1\n\n'
+                                      "# %%\nimport os\nos._exit(1)\n")
+    with pytest.raises(NotebookError, match="notebook 04_dies the kernel died"):
+        execute_notebook(nbdir / "04_dies.py", tmp_path / "04_dies.ipynb", cwd=tmp_path)
+    assert not (tmp_path / "04_dies.ipynb").exists()
+    with pytest.raises(NotebookError, match="no Jupyter kernel 'nope'"):
+        execute_notebook(nbdir / "01_tiny.py", tmp_path / "t.ipynb", kernel="nope")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["04_dies.failed.ipynb", "notebooks"]
 
 
 def test_run_book_checks_everything_before_executing(nbdir, tmp_path):
@@ -187,7 +206,8 @@ def test_python_m_entry_point(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "dfmask_lib.book", "--profile", str(bad)],
                           capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert proc.returncode == 2
-    assert proc.stderr == "dfmask: error: profile 'p' has unknown keys ['extra']; allowed: notebooks, parameters\n"
+    assert proc.stderr == ("dfmask: error: profile 'p' has unknown keys ['extra']; "
+                           "allowed: notebooks, parameters\n")
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Tests of dfmask_lib.plots: stretch numbers, colours of drawn class maps, confusion annotations."""
+"""Tests of dfmask_lib.plots: stretch numbers, class-map colours, confusion annotations."""
 
 from __future__ import annotations
 
