@@ -102,6 +102,17 @@ class Scores:
     miou: float
     n_pixels: int
 
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready plain values (NaN stays a float NaN; ``json`` writes it as ``NaN``)."""
+        return {
+            "oa": self.oa, "miou": self.miou, "n_pixels": self.n_pixels,
+            "precision": {str(c): v for c, v in self.precision.items()},
+            "recall": {str(c): v for c, v in self.recall.items()},
+            "f1": {str(c): v for c, v in self.f1.items()},
+            "iou": {str(c): v for c, v in self.iou.items()},
+            "confusion": self.confusion.tolist(),
+        }
+
     def class_rows(self) -> list[dict[str, object]]:
         """One row per scored class: class, name, precision, recall, F1, IoU, truth pixels."""
         rows = []

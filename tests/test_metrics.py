@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -123,6 +124,13 @@ def test_bad_matrix_and_empty_scene_list_refused():
         scores(np.zeros((6, 6), np.float64))
     with pytest.raises(LabelError, match="no"):
         score_scenes([])
+
+
+def test_to_dict_is_json_ready():
+    d = scores(confusion_matrix(np.array([1, 1, 2]), np.array([1, 2, 2]))).to_dict()
+    back = json.loads(json.dumps(d))
+    assert back["oa"] == pytest.approx(2 / 3) and back["iou"]["1"] == 0.5
+    assert math.isnan(back["iou"]["5"]) and back["confusion"][1][2] == 1
 
 
 def test_tables():
