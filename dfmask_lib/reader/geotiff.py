@@ -130,14 +130,14 @@ def read_band_folder(path: str | os.PathLike, *, window: Window | None = None,
         raise ProductError(f"{folder} holds no band files named like *_B01.jp2 / B8A.tif")
     with rasterio.Env(**GDAL_ENV), ExitStack() as stack:
         datasets = open_bands(stack, files, bands, str(folder))
-        grid = grid_of(datasets, resolution).window(window)
-        sources = [BandSource(b, ds) for b, ds in zip(bands, datasets)]
+        grid = grid_of(list(datasets.values()), resolution).window(window)
+        sources = [BandSource(b, datasets[b]) for b in bands]
         try:
             data = read_reflectance_stack(sources, grid, {b: offset for b in bands},
                                           quantification, progress)
         except RasterioError as exc:
             raise ProductError(f"{folder}: cannot decode a band file ({exc})") from None
-        crs = datasets[0].crs
+        crs = grid.crs
     meta = ProductMetadata(product_type="band folder", quantification_value=float(quantification),
                            radio_add_offset={b: float(offset) for b in bands}, source=str(folder))
     return Scene(reflectance=data.reflectance, band_names=bands, valid=data.valid, crs=crs,

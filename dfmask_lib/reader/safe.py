@@ -1,7 +1,7 @@
 """Read a Sentinel-2 L1C SAFE product (folder or .zip) into a :class:`~dfmask_lib.scene.Scene`.
 
 The output grid is built from the band files' own georeferencing (the common
-footprint of the bands read, snapped to the tile's grid anchored at ULX/ULY of
+footprint of all its band files, snapped to the tile's grid anchored at ULX/ULY of
 MTD_TL.xml), so a product whose images are cropped (the CNES ALCD fixtures:
 30 x 30 px) gives the crop's grid, not the full tile's. Bands are found by name
 (``*_B8A.jp2``), never by sort order, and read by content (GDAL picks the driver).
@@ -159,16 +159,25 @@ def grid_of(datasets: Sequence[rasterio.io.DatasetReader], resolution: float,
 
 
 def open_bands(stack: ExitStack, band_files: Mapping[str, str], bands: Sequence[str],
-               where: str) -> list[rasterio.io.DatasetReader]:
-    """Open the named band files (inside ``stack``); a missing band is a MissingDataError."""
+               where: str) -> dict[str, rasterio.io.DatasetReader]:
+    """Open every band file found (inside ``stack``), requiring those in ``bands``.
+
+    All files are opened (headers only) because the output grid is the common footprint
+    of *all* the product's bands: a band subset must land on the same grid as a full read.
+
+    Raises:
+        MissingDataError: a requested band has no file. ProductError: a file is unreadable.
+    """
     missing = [b for b in bands if b not in band_files]
     if missing:
         raise MissingDataError(f"{where} has no band file for {', '.join(missing)} "
                                f"(looked for *_<band>.jp2); the product is incomplete")
-    out = []
-    for b in bands:
+    out = {}
+    for b in S2_BANDS:
+        if b not in band_files:
+            continue
         try:
-            out.append(stack.enter_context(rasterio.open(band_files[b])))
+            out[b] = stack.enter_context(rasterio.open(band_files[b]))
         except RasterioError as exc:
             raise ProductError(f"cannot read band {b} ({band_files[b]}): {exc}") from None
     return out
@@ -188,20 +197,20 @@ def _safe_grid(datasets: Sequence[rasterio.io.DatasetReader], tile: TileXml,
     return grid_of(datasets, resolution, anchor=_tile_origin(tile, resolution))
 
 
-def safe_grid(path: str | os.PathLike, *, bands: Sequence[str] = S2_BANDS,
-              resolution: float = 20) -> Grid:
+def safe_grid(path: str | os.PathLike, *, resolution: float = 20) -> Grid:
     """The full output grid of a SAFE (what :func:`read_safe` would return), reading no pixels.
 
     Use it to plan windowed reads of a whole tile:
     ``for r0 in range(0, grid.shape[0], 1024): read_safe(p, window=Window(0, r0, W, h))``.
     """
-    bands = check_bands(bands)
     layout = locate_safe(path)
     parse_product_xml(layout.product_xml)  # refuses L2A and broken metadata early
     tile = parse_tile_xml(layout.tile_xml)
     with rasterio.Env(**GDAL_ENV), ExitStack() as stack:
-        grid = _safe_grid(open_bands(stack, layout.band_files, bands, str(layout.root)),
-                          tile, resolution)
+        datasets = open_bands(stack, layout.band_files, (), str(layout.root))
+        if not datasets:
+            raise MissingDataError(f"{layout.root} has no band files")
+        grid = _safe_grid(list(datasets.values()), tile, resolution)
     return Grid(grid.transform, grid.shape, CRS.from_epsg(tile.epsg))
 
 
@@ -237,9 +246,9 @@ def read_safe(path: str | os.PathLike, *, window: Window | None = None,
     ulx, uly = _tile_origin(tile, resolution)
     with rasterio.Env(**GDAL_ENV), ExitStack() as stack:
         datasets = open_bands(stack, layout.band_files, bands, str(layout.root))
-        full = _safe_grid(datasets, tile, resolution)
+        full = _safe_grid(list(datasets.values()), tile, resolution)
         grid = full.window(window)
-        sources = [BandSource(b, ds) for b, ds in zip(bands, datasets)]
+        sources = [BandSource(b, datasets[b]) for b in bands]
         try:
             data = read_reflectance_stack(sources, grid, product.radio_add_offset,
                                           product.quantification_value, progress)

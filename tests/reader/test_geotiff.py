@@ -116,3 +116,19 @@ def test_sen2r_toa_stack_to_20m():
         dn = ds.read(SEN2R_TOA_BANDS_FINE.index("B11") + 1).astype(np.float64)
     assert scene.band("B11")[10, 5] == pytest.approx(dn[20:22, 10:12].mean() / 10000, abs=1e-7)
     assert scene.valid.all()
+
+
+def test_band_subset_and_strips_keep_the_grid_and_values(scene_18svg, folder_18svg,
+                                                         monkeypatch):
+    """A band subset lands on the full read's grid (the footprint of all band files), and
+    the row strips that bound memory on full tiles do not show in the values."""
+    from dfmask_lib.reader import resample
+
+    one = read_band_folder(folder_18svg, bands=("B02", "B11"), progress=False)
+    assert one.transform == scene_18svg.transform and one.shape == scene_18svg.shape
+    both = one.valid & scene_18svg.valid
+    np.testing.assert_array_equal(one.reflectance[:, both],
+                                  scene_18svg.bands(["B02", "B11"])[:, both])
+    monkeypatch.setattr(resample, "_STRIP_ROWS", 97)
+    again = read_band_folder(folder_18svg, bands=("B02", "B11"), progress=False)
+    np.testing.assert_array_equal(again.reflectance, one.reflectance)

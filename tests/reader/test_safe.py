@@ -121,18 +121,30 @@ def test_baseline_before_0400_has_no_offset(safe_copy):
     assert scene.band("B04")[2, 3] == pytest.approx(dn[4:6, 6:8].mean() / 10000, abs=1e-7)
 
 
-def test_nodata_pixels_are_invalid_and_zero(safe_copy):
-    path = band_file(safe_copy, "B02")
+def _set_dn(safe: Path, band: str, row: int, col: int, value: int) -> None:
+    """Change one DN; the band is rewritten as a GeoTIFF under its .jp2 name (read by content)."""
+    path = band_file(safe, band)
     with rasterio.open(path) as ds:
         dn, profile = ds.read(1), ds.profile
-    dn[0, 1] = 0  # one 10 m pixel of 20 m pixel (0, 0)
-    # rewritten as a GeoTIFF under the .jp2 name: the reader goes by content, not extension
-    profile = {k: profile[k] for k in ("count", "height", "width", "dtype", "crs", "transform")}
-    with rasterio.open(path, "w", driver="GTiff", **profile) as dst:
-        dst.write(dn, 1)
+    dn[row, col] = value
+    profile = {k: profile[k] for k in ("count", "height", "width", "crs", "transform")}
+    with rasterio.open(path, "w", driver="GTiff", dtype="uint16", **profile) as dst:
+        dst.write(dn.astype(np.uint16), 1)
+
+
+def test_nodata_pixels_are_invalid_and_zero(safe_copy):
+    _set_dn(safe_copy, "B02", 0, 1, 0)  # one 10 m pixel of 20 m pixel (0, 0)
     scene = read_safe(safe_copy, bands=("B02", "B03"), progress=False)
     assert not scene.valid[0, 0] and scene.valid.sum() == 15 * 15 - 1
     assert (scene.reflectance[:, 0, 0] == 0).all()
+
+
+def test_saturated_visible_pixels_are_flagged(safe_copy):
+    _set_dn(safe_copy, "B03", 9, 4, 65535)  # inside 20 m pixel (4, 2)
+    _set_dn(safe_copy, "B11", 0, 0, 65535)  # not a visible band: ignored
+    scene = read_safe(safe_copy, bands=("B03", "B11"), progress=False)
+    assert np.argwhere(scene.saturated).tolist() == [[4, 2]]
+    assert scene.valid.all()
 
 
 # --- bad inputs: one clear error each ------------------------------------------------------
