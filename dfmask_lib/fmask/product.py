@@ -11,14 +11,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+from affine import Affine
 from rasterio.errors import RasterioError
 
 from ..classes import FMASK
-from ..errors import ConfigError, DfmaskError, ProductError
+from ..errors import BandError, ConfigError, DfmaskError, ProductError
+from ..scene import S2_BANDS, ProductMetadata, Scene
 from .config import FmaskConfig
 from .pipeline import FmaskResult, run_fmask
 
-__all__ = ["default_output", "fmask_product", "fmask_product_result"]
+__all__ = ["default_output", "fmask_product", "fmask_product_result", "array_scene"]
 
 #: Suffix the training pipeline looks for in IMG_DATA.
 SUFFIX = "_FMASK.tif"
@@ -102,3 +105,38 @@ def fmask_product(product: str | os.PathLike, out: str | os.PathLike | None = No
             existing output without ``overwrite`` or an unwritable one (ConfigError).
     """
     return fmask_product_result(product, out, config=config, overwrite=overwrite)[0]
+
+
+def array_scene(reflectance: np.ndarray, *, resolution: float, sun_zenith: float,
+                sun_azimuth: float, band_names: tuple[str, ...] = S2_BANDS,
+                source: str = "array") -> Scene:
+    """A :class:`Scene` from a bare reflectance array without georeference (e.g. a test chip).
+
+    Args:
+        reflectance: TOA reflectance, (H, W, bands) (channels last, as s2cloudless and
+            ukis-csmask store chips) or (bands, H, W); a leading batch axis of 1 is dropped.
+        resolution: pixel size in metres; the transform is a north-up grid with origin (0, 0).
+        sun_zenith, sun_azimuth: degrees; the array carries none, so state the assumption.
+        band_names: band of each channel, in order (default all 13 in S2 order).
+        source: a name for ``metadata.source``.
+
+    Returns:
+        A Scene with ``valid`` = every band > 0, nadir view (no view angles), no CRS.
+    """
+    arr = np.asarray(reflectance)
+    if arr.ndim == 4 and arr.shape[0] == 1:
+        arr = arr[0]
+    n = len(band_names)
+    if arr.ndim != 3 or n not in (arr.shape[0], arr.shape[-1]):
+        raise BandError(f"expected a (H, W, {n}) or ({n}, H, W) reflectance array for bands "
+                        f"{list(band_names)}, got shape {arr.shape}")
+    if arr.shape[0] != n:
+        arr = np.moveaxis(arr, -1, 0)
+    if np.issubdtype(arr.dtype, np.integer) or np.nanmax(arr) > 10:
+        raise BandError("reflectance looks like DN (values > 10); divide by the "
+                        "quantification value (10000) first")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    valid = np.all(arr > 0, axis=0)
+    return Scene(arr, tuple(band_names), valid, None,
+                 Affine(resolution, 0, 0, 0, -resolution, 0), float(sun_zenith),
+                 float(sun_azimuth), ProductMetadata("array", source=source))

