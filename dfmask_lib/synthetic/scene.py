@@ -11,7 +11,7 @@ real-layout SAFE product. Steps (all seeded by ``SynthConfig.seed``):
    A pixel keeps the per-band diffuse share ``shadow_ratio`` (measured on shadowed snow) of its
    brightness in full shadow. Terrain shadow keeps the surface class; cloud shadow is labelled.
 4. Clouds blended over the surface by opacity ``1 - exp(-tau)``, lowest first.
-5. Sensor noise, saturation of bright B02-B04, and a no-data wedge at the swath edge.
+5. Sensor noise (shot noise + floor), saturation of bright B02-B04, and a no-data wedge at the swath edge.
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ class SynthConfig:
     view_zenith_near: float = 2.0       # view zenith at the west edge (degrees)
     view_zenith_far: float = 9.0        # view zenith at the east edge (S2 swath edge ~11.5)
     view_azimuth: float = 105.0         # degrees; towards the satellite
-    noise_std: float = 0.002            # sensor noise, reflectance units (S2 SNR ~100-200)
+    noise_std: float = 0.001            # sensor noise at reflectance 0.1 (S2 SNR ~100 there)
+    noise_floor: float = 0.0002         # signal-independent noise (dark bands such as B10)
     saturation: bool = True             # mark very bright B02-B04 as saturated (DN 65535)
     saturation_reflectance: float = 1.15  # approximate TOA level where B02-B04 saturate
     nodata_wedge: bool = True           # a no-data wedge where the swath edge cuts the tile
@@ -95,8 +96,8 @@ def check_config(c: SynthConfig) -> None:
                               f"{getattr(c, name)}")
     if c.resolution != 20.0:
         raise ConfigError("resolution must be 20.0 m: the truth grid is the 20 m grid")
-    if c.noise_std < 0 or c.relief_m < 0 or c.cloud_tau <= 0:
-        raise ConfigError("noise_std and relief_m must be >= 0 and cloud_tau > 0")
+    if min(c.noise_std, c.noise_floor, c.relief_m) < 0 or c.cloud_tau <= 0:
+        raise ConfigError("noise_std, noise_floor and relief_m must be >= 0 and cloud_tau > 0")
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,9 +184,10 @@ def surface_map(rng: np.random.Generator, dem: np.ndarray, c: SynthConfig) -> np
 def surface_reflectance(rng: np.random.Generator, surface: np.ndarray) -> np.ndarray:
     """float32 (13, H, W) flat-ground TOA reflectance of each pixel's surface.
 
-    Within-class variation: ``mean + std * z`` with ``z`` a smooth field shared by all bands
-    (brightness: grain size, wetness, impurities) plus a weaker independent per-band part, so
-    class clusters overlap in spectral space as real ones do.
+    Within-class variation is log-normal with the table's mean and std per band (reflectance
+    stays positive; the measured SWIR of snow and ice is strongly skewed). Its normal deviate
+    ``z`` is a smooth field shared by all bands (brightness: grain size, wetness, impurities)
+    plus a weaker independent per-band part, so class clusters overlap as real ones do.
     """
     h, w = surface.shape
     out = np.zeros((len(S2_BANDS), h, w), np.float32)
@@ -197,8 +199,10 @@ def surface_reflectance(rng: np.random.Generator, surface: np.ndarray) -> np.nda
         sp = spectrum(name)
         n = int(sel.sum())
         z = common[sel][None, :] * 0.9 + rng.standard_normal((len(S2_BANDS), n)) * 0.3
-        out[:, sel] = sp.mean[:, None] + sp.std[:, None] * z
-    return np.clip(out, 0.0, None)
+        z /= np.hypot(0.9, 0.3)  # unit variance
+        s_log = np.sqrt(np.log1p((sp.std / np.maximum(sp.mean, 1e-6)) ** 2))[:, None]
+        out[:, sel] = sp.mean[:, None] * np.exp(s_log * z - 0.5 * s_log ** 2)
+    return out
 
 
 def _view_zenith(c: SynthConfig) -> np.ndarray:
@@ -267,8 +271,11 @@ def generate(config: SynthConfig | None = None) -> SyntheticScene:
         cloud_refl = sp.mean[:, None, None] + sp.std[:, None, None] * np.clip(
             cloud.brightness, -2.5, 2.5)[None]
         _blend(refl, np.clip(cloud_refl, 0.0, None), a, cloud.row0, cloud.col0)
-    refl += rng.standard_normal(refl.shape, dtype=np.float32) * np.float32(c.noise_std)
-    np.clip(refl, 0.0, 6.0, out=refl)
+    # Shot noise grows with the square root of the signal, plus a floor: dark bands (B10 over
+    # snow ~0.001) stay positive instead of drowning in a constant noise.
+    sigma = np.sqrt(c.noise_floor ** 2 + c.noise_std ** 2 * np.clip(refl, 0.0, None) / 0.1)
+    refl += rng.standard_normal(refl.shape, dtype=np.float32) * sigma.astype(np.float32)
+    np.clip(refl, 0.0, 6.0, out=refl)  # reflectance >= 0 (DN >= 1000) in the synthetic data
     valid = _wedge(c, rng)
     refl[:, ~valid] = 0.0
     visible = refl[[_B["B02"], _B["B03"], _B["B04"]]]
