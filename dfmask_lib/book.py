@@ -25,6 +25,7 @@ Run it as ``python -m dfmask_lib.book --profile default [--only 01_data ...]`` o
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -385,6 +386,8 @@ def run_book(
     for nb in todo:
         check_parameters(sources[nb], profile.parameters.get(nb, {}))
     executed_dir = book_dir / "executed"
+    # Inherited by the kernels: GDAL must not write .aux.xml files beside a shared data mirror.
+    os.environ.setdefault("GDAL_PAM_ENABLED", "NO")
     executed_dir.mkdir(parents=True, exist_ok=True)
     save_config(profile, executed_dir / "profile.json")
     times: dict[str, float] = {}
