@@ -50,7 +50,8 @@ from .unet import STAGES, UNet, UNetConfig
 
 __all__ = [
     "LEARNING_RATES", "TrainConfig", "TrainResult", "mfb_weights", "moving_average",
-    "should_stop", "train", "load_checkpoint", "predict_patches", "run_dir",
+    "should_stop", "train", "load_checkpoint", "classes_from_logits", "predict_patches",
+    "run_dir",
 ]
 
 #: Adam learning rate per stage (Nambiar et al. 2022, stage table).
@@ -246,6 +247,26 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[UNet,
 # --------------------------------------------------------------------------- prediction
 
 
+def classes_from_logits(logits: torch.Tensor, image: torch.Tensor | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class map and top softmax probability from logits (N, 6, H, W).
+
+    The argmax runs over classes 1-5 only: code 0 (no data) is never a prediction — no data
+    comes from the input, not from the network. Where ``image`` (N, C, H, W) is 0 in every
+    channel (no data, patch padding) the class is set to 0. The probability is the softmax over
+    all logits (what the pseudo-labelling threshold of the later stages uses).
+
+    Returns:
+        classes uint8 (N, H, W) and confidence float32 (N, H, W).
+    """
+    prob = torch.softmax(logits.float(), dim=1)
+    top, arg = prob[:, 1:].max(dim=1)
+    classes = (arg + 1).to(torch.uint8)
+    if image is not None:
+        classes[(image == 0).all(dim=1)] = 0
+    return classes, top
+
+
 @torch.no_grad()
 def predict_patches(
     model: nn.Module, images: np.ndarray | torch.Tensor, batch_size: int = 8,
@@ -259,7 +280,7 @@ def predict_patches(
             2**(depth-1).
 
     Returns:
-        classes uint8 (N, H, W) (argmax, codes 0-5) and confidence float32 (N, H, W).
+        classes uint8 (N, H, W) and confidence float32 (N, H, W), see :func:`classes_from_logits`.
     """
     images = torch.as_tensor(images)
     if images.ndim != 4 or images.dtype != torch.float32:
@@ -270,9 +291,9 @@ def predict_patches(
     for start in range(0, len(images), batch_size):
         x = images[start:start + batch_size].to(device)
         with autocast(device, amp):
-            prob = torch.softmax(model(x).float(), dim=1)
-        top, arg = prob.max(dim=1)
-        classes.append(arg.to(torch.uint8).cpu())
+            logits = model(x)
+        cls, top = classes_from_logits(logits, x)
+        classes.append(cls.cpu())
         confidence.append(top.cpu())
     return torch.cat(classes).numpy(), torch.cat(confidence).numpy()
 
@@ -320,7 +341,7 @@ def _evaluate(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, cfg: Tra
             if (y > 0).any():
                 loss_sum += float(loss_fn(logits.float(), y)) * len(y)
                 n += len(y)
-            pred = logits.argmax(dim=1).cpu().numpy().astype(np.uint8)
+            pred = classes_from_logits(logits, x)[0].cpu().numpy()
             cm += confusion_matrix(y.cpu().numpy().astype(np.uint8), pred)
     return (loss_sum / n if n else float("nan")), cm
 

@@ -57,6 +57,7 @@ import h5py
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto without ipywidgets
 from dfmask_lib import plots
@@ -145,6 +146,8 @@ for c in SCORED_CLASSES:
 ax2.axvline(result.best_epoch, color="0.5", ls=":", label=f"best epoch {result.best_epoch}")
 ax2.set(xlabel="epoch", ylabel="IoU", ylim=(0, 1), title="validation (synthetic truth)")
 ax2.legend(fontsize="x-small", ncol=2)
+for ax in (ax1, ax2):
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 fig.tight_layout()
 
 # %% [markdown]
@@ -172,11 +175,15 @@ print(format_table(scores_table(named)))
 # ## 6. Sample validation patches
 #
 # RGB (B04, B03, B02), the Fmask labels the network learned from, its prediction, and the
-# synthetic truth, in the authors' class colours (padding and no data are black).
+# synthetic truth, in the authors' class colours (padding and no data are black). The network
+# never predicts class 0: its argmax runs over classes 1-5, and no data comes from the input.
 
 # %%
-# Patches with the most classes in their truth first: they show the most.
-order = np.argsort([-len(np.unique(t[t > 0])) for t in val_truth], kind="stable")[:n_examples]
+# Patches with the most classes in their truth first (they show the most), one per product.
+order = []
+for k in np.argsort([-len(np.unique(t[t > 0])) for t in val_truth], kind="stable"):
+    if len(order) < n_examples and val_sources[k] not in {val_sources[j] for j in order}:
+        order.append(k)
 cmap, norm = plots.class_colormap()
 fig, axes = plt.subplots(len(order), 4, figsize=(12, 3 * len(order)), squeeze=False)
 for row, k in zip(axes, order):

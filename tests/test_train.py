@@ -12,7 +12,7 @@ import torch
 from dfmask_lib.errors import ConfigError, DataFileError, MissingDataError
 from dfmask_lib.patches import PatchConfig, write_patches
 from dfmask_lib.train import (
-    LEARNING_RATES, TrainConfig, load_checkpoint, mfb_weights, moving_average, predict_patches,
+    LEARNING_RATES, TrainConfig, classes_from_logits, load_checkpoint, mfb_weights, moving_average, predict_patches,
     should_stop, train,
 )
 
@@ -167,3 +167,16 @@ def test_train_command(data, tmp_path: Path, capsys) -> None:
         main([a if a != "--full" else "--stage=1" for a in args])
     assert exc.value.code == 2
     assert "self-training (pseudo-labels) comes in a later issue" in capsys.readouterr().err
+
+
+def test_classes_from_logits_never_predicts_no_data_and_masks_empty_input() -> None:
+    logits = torch.zeros(1, 6, 1, 3)
+    logits[0, 0] = 10.0           # "no data" has the largest logit everywhere ...
+    logits[0, 4, 0, 0] = 1.0      # ... but snow wins among classes 1-5 at pixel 0
+    logits[0, 2, 0, 1] = 1.0      # cloud at pixel 1
+    image = torch.ones(1, 2, 1, 3)
+    image[0, :, 0, 2] = 0         # pixel 2: no data in every channel
+    classes, conf = classes_from_logits(logits, image)
+    assert classes.tolist() == [[[4, 2, 0]]] and classes.dtype == torch.uint8
+    expected = np.exp(1.0) / (np.exp(10.0) + np.exp(1.0) + 4)
+    assert conf[0, 0, 0].item() == pytest.approx(expected, rel=1e-5)
