@@ -347,6 +347,16 @@ def build_html(
     return index
 
 
+def _require_book_extra() -> None:
+    import importlib.util
+
+    missing = [m for m in ("papermill", "jupytext", "yaml", "jupyter_book", "ipykernel")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MissingDataError(f"the book needs {missing}: install the book extra "
+                               "(`make setup`, or pip install -e '.[book]')")
+
+
 def run_book(
     profile: str | Path | Profile,
     *,
@@ -375,6 +385,7 @@ def run_book(
         MissingDataError: the profile names a notebook that does not exist.
         NotebookError: a notebook or the HTML build failed.
     """
+    _require_book_extra()
     if not isinstance(profile, Profile):
         profile = load_profile(profile)
     stray = [nb for nb in only if nb not in profile.notebooks]
