@@ -353,8 +353,8 @@ def _require_book_extra() -> None:
     missing = [m for m in ("papermill", "jupytext", "yaml", "jupyter_book", "ipykernel")
                if importlib.util.find_spec(m) is None]
     if missing:
-        raise MissingDataError(f"the book needs {missing}: install the book extra "
-                               "(`make setup`, or pip install -e '.[book]')")
+        raise NotebookError(f"the book needs {missing}: install the book extra "
+                            "(`make setup`, or pip install -e '.[book]')")
 
 
 def run_book(
