@@ -23,6 +23,7 @@ Pure array functions (:func:`window_starts`, :func:`scene_windows`, :func:`input
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ from .scene import S2_BANDS, Scene, ndsi
 __all__ = [
     "INPUT_SETS", "PatchConfig", "window_starts", "scene_windows", "input_stack",
     "extract_patches", "split_subsets", "write_patches", "find_products", "make_data", "check_patch_file",
-    "read_patch_config", "PatchDataset",
+    "read_patch_config", "fingerprint", "PatchDataset",
 ]
 
 #: Network input channels per input set. "swirndsi" is the authors' default (B02, B03, B04, B08,
@@ -307,6 +308,18 @@ def check_patch_file(path: str | os.PathLike, in_channels: int | None = None) ->
                 "use patches made with the model's input set"
             )
         return int(n)
+
+
+def fingerprint(path: str | os.PathLike) -> str:
+    """A short hash of a patch file's identity: its config and inputs attributes, size and mtime.
+
+    Changes whenever the file is rewritten (:func:`make_data` leaves an up-to-date file alone);
+    used to refuse resuming a training run on different data.
+    """
+    st = Path(path).stat()
+    with _open(path) as f:
+        ident = [f.attrs.get("config", ""), f.attrs.get("inputs", ""), st.st_size, st.st_mtime_ns]
+    return hashlib.sha256(json.dumps(ident).encode()).hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------- I/O edge: products

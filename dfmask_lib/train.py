@@ -18,6 +18,7 @@ config), ``log.csv`` and ``log.json`` (one row per epoch). Every file is written
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -44,7 +45,7 @@ from .config import config_from_dict, config_to_dict, save_config
 from .device import autocast, needs_grad_scaler, resolve_device
 from .errors import BandError, ConfigError, DataFileError, MissingDataError
 from .metrics import confusion_matrix, scores
-from .patches import PatchDataset
+from .patches import PatchDataset, fingerprint
 from .paths import PROJECT_ROOT
 from .unet import STAGES, UNet, UNetConfig
 
@@ -433,10 +434,20 @@ def train(
     scaler = torch.amp.GradScaler(device.type, enabled=needs_grad_scaler(device, cfg.amp))
     loss_fn = nn.CrossEntropyLoss(weight=torch.from_numpy(class_weights).to(device), ignore_index=0)
 
+    data_info = {"train_h5": str(train_h5), "val_h5": str(val_h5), "subsets": subsets,
+                 "n_train": len(train_set), "n_val": len(val_set),
+                 "class_weights": class_weights.tolist(),
+                 "fingerprint": [fingerprint(train_h5), fingerprint(val_h5),
+                                 "" if labels is None else hashlib.sha256(labels).hexdigest()[:16]]}
     start_epoch, history, stopped = 0, [], False
     if resume and last.exists():
         ckpt = torch.load(last, map_location=device, weights_only=True)
         _check_resumable(ckpt["config"], cfg)
+        if ckpt["data"]["fingerprint"] != data_info["fingerprint"]:
+            raise ConfigError(
+                f"cannot resume {out_dir}: its training or validation data (or labels) changed "
+                "since the run started; train into a new out dir or delete the old run"
+            )
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scaler.load_state_dict(ckpt["scaler"])
@@ -454,10 +465,6 @@ def train(
                               persistent_workers=workers > 0, pin_memory=device.type == "cuda")
     val_loader = DataLoader(val_set, batch_size=cfg.batch_size, num_workers=workers,
                             persistent_workers=workers > 0, pin_memory=device.type == "cuda")
-    data_info = {"train_h5": str(train_h5), "val_h5": str(val_h5), "subsets": subsets,
-                 "n_train": len(train_set), "n_val": len(val_set),
-                 "class_weights": class_weights.tolist()}
-
     epochs = tqdm(range(start_epoch, cfg.max_epochs), desc=f"stage {cfg.stage}", unit="epoch",
                   initial=start_epoch, total=cfg.max_epochs, disable=not progress or stopped)
     for epoch in epochs:

@@ -35,7 +35,9 @@
 synthetic_dir = "data/generated/default/synthetic"
 # Where the patch files go.
 patches_dir = "data/generated/default/patches"
-# Experiment name: the run is written to runs/<experiment>/stage0 (rerunning resumes it).
+# The run goes to <runs_dir>/<experiment>/stage0; rerunning resumes it (a finished run is
+# only reloaded). Kept under data/generated so that `make clean` starts it afresh.
+runs_dir = "data/generated/default/runs"
 experiment = "synthetic"
 # Epochs (upper bound; early stopping may end sooner). 40 take about 10 min on 2 CPU cores with amp.
 epochs = 40
@@ -67,7 +69,7 @@ from dfmask_lib.metrics import confusion_matrix, format_table, scores, scores_ta
 from dfmask_lib.patches import PatchConfig, PatchDataset, find_products, make_data
 from dfmask_lib.reader import find_label_file, read_labels
 from dfmask_lib.train import (TrainConfig, load_checkpoint, mfb_weights, moving_average,
-                              predict_patches, run_dir, train)
+                              predict_patches, train)
 from dfmask_lib.unet import count_parameters
 
 train_dir = Path(synthetic_dir) / "TRAIN"
@@ -115,7 +117,7 @@ print(format_table([{"class": f"{c} {CLASS_NAMES[c]}", "Fmask pixels %": 100 * h
 cfg = TrainConfig(stage=0, in_channels=len(train_set.bands), full=True, max_epochs=epochs,
                   batch_size=batch_size, amp=amp, channels_last=channels_last,
                   num_workers=num_workers, seed=seed)
-out_dir = run_dir(experiment, 0)
+out_dir = Path(runs_dir) / experiment / "stage0"
 result = train(cfg, train_h5, val_h5, out_dir, resume=True)
 model, _, ckpt = load_checkpoint(out_dir / "best.pt")
 print(f"U-Net stage 0: {count_parameters(model):,} parameters; lr {cfg.lr:g}, batch {cfg.batch_size}, "

@@ -142,6 +142,10 @@ def test_run_errors(data, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"differs in \['lr'\]"):
         train(tiny(max_epochs=2, lr=0.5), train_h5, val_h5, tmp_path / "r", resume=True,
               progress=False)
+    other = tmp_path / "other.h5"
+    write_patches(other, learnable_scenes(16, seed=9), PatchConfig(window=32, patch_size=32))
+    with pytest.raises(ConfigError, match="data .or labels. changed"):
+        train(tiny(max_epochs=2), other, val_h5, tmp_path / "r", resume=True, progress=False)
     with pytest.raises(DataFileError, match="model takes 13"):
         train(tiny(in_channels=13), train_h5, val_h5, tmp_path / "c", progress=False)
     with pytest.raises(MissingDataError):
