@@ -39,6 +39,7 @@ from ..config import config_to_dict
 from ..errors import ConfigError
 from ..scene import NATIVE_RESOLUTION, S2_BANDS
 from .scene import SyntheticScene
+from .spectra import CENTRAL_WAVELENGTH_NM
 
 __all__ = ["ProductInfo", "QUANTIFICATION_VALUE", "RADIO_ADD_OFFSET", "to_dn", "band_arrays",
            "product_name", "write_safe"]
@@ -50,9 +51,7 @@ PROCESSING_BASELINE = "04.00"
 SATURATED_DN = 65535
 #: Angle grid spacing of MTD_TL.xml (metres).
 ANGLE_STEP_M = 5000.0
-#: Central wavelengths (nm) and solar irradiance (W/m2/um) of S2B, from real product metadata.
-_CENTRAL_NM = (442.3, 492.1, 559.0, 665.0, 703.8, 739.1, 779.7, 833.0, 864.0, 943.2, 1376.9,
-               1610.4, 2185.7)
+#: Solar irradiance (W/m2/um) of S2B per band, from real product metadata.
 _SOLAR_IRRADIANCE = (1874.30, 1959.75, 1824.93, 1512.79, 1425.78, 1291.13, 1175.57, 1041.28,
                      953.93, 817.58, 365.41, 247.08, 87.75)
 _JP2_OPTIONS = {"QUALITY": "100", "REVERSIBLE": "YES"}  # lossless: DNs round-trip exactly
@@ -224,7 +223,7 @@ def _product_xml(info: ProductInfo, granule: str, stem: str, scene: SyntheticSce
         si = _el(spl, "Spectral_Information", bandId=str(i), physicalBand=phys)
         _el(si, "RESOLUTION", NATIVE_RESOLUTION[band])
         wl = _el(si, "Wavelength")
-        _el(wl, "CENTRAL", _CENTRAL_NM[i], unit="nm")
+        _el(wl, "CENTRAL", CENTRAL_WAVELENGTH_NM[i], unit="nm")
     qi = _el(root, "n1:Quality_Indicators_Info")
     labelled = scene.truth > 0
     share = 100.0 * float((scene.truth[labelled] == CLOUD).mean()) if labelled.any() else 0.0

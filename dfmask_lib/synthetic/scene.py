@@ -45,7 +45,7 @@ class SynthConfig:
     seed: int = 0                       # the only source of randomness
     resolution: float = 20.0            # metres per px of the truth grid (the paper's grid)
     base_elevation_m: float = 400.0     # lowest terrain; only the relief matters for shading
-    relief_m: float = 1500.0            # terrain range; steeper relief -> more terrain shadow
+    relief_m: float = 1500.0            # terrain range of a 510 px scene (scaled with size)
     water_level: float = 0.10           # share of the lowest terrain flooded (lakes / sea)
     sea_ice: bool = False               # flooded terrain is sea ice with leads (polar oceans)
     lead_fraction: float = 0.25         # share of sea ice that is open leads
@@ -65,7 +65,7 @@ class SynthConfig:
     noise_std: float = 0.001            # sensor noise at reflectance 0.1 (S2 SNR ~100 there)
     noise_floor: float = 0.0002         # signal-independent noise (dark bands such as B10)
     saturation: bool = True             # mark very bright B02-B04 as saturated (DN 65535)
-    saturation_reflectance: float = 1.15  # approximate TOA level where B02-B04 saturate
+    saturation_reflectance: float = 1.2  # approximate TOA level where B02-B04 saturate
     nodata_wedge: bool = True           # a no-data wedge where the swath edge cuts the tile
     wedge_fraction: float = 0.06        # share of the scene outside the swath
     cloud_tau: float = TAU_CLOUD        # labelling threshold on optical thickness (clouds.py)
@@ -248,7 +248,8 @@ def generate(config: SynthConfig | None = None) -> SyntheticScene:
     c = config if config is not None else SynthConfig()
     rng = np.random.default_rng(c.seed)
     shape = (c.size, c.size)
-    dem = make_dem(rng, shape, c.base_elevation_m, c.relief_m)
+    # Relief is set for a 510 px (~10 km) scene; a smaller scene is a smaller piece of it.
+    dem = make_dem(rng, shape, c.base_elevation_m, c.relief_m * min(1.0, c.size / 510))
     surface = surface_map(rng, dem, c)
     flat_water = np.isin(surface, [SURFACES.index(s) for s in ("open_water", "turbid_meltwater",
                                                                  "sea_ice", "lead")])

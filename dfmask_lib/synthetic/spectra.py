@@ -19,8 +19,13 @@ from ..errors import ConfigError
 from ..scene import S2_BANDS
 from .make_spectra import SPECTRA_CSV
 
-__all__ = ["Spectrum", "SURFACES", "CLOUD_TYPES", "SURFACE_CLASS", "load_spectra",
-           "spectrum", "shadow_ratio"]
+__all__ = ["CENTRAL_WAVELENGTH_NM", "Spectrum", "SURFACES", "CLOUD_TYPES", "SURFACE_CLASS",
+           "load_spectra", "spectrum", "shadow_ratio"]
+
+#: Central wavelength (nm) of each band of Sentinel-2B, ``S2_BANDS`` order (ESA S2 MSI spectral
+#: response functions, as listed in L1C product metadata).
+CENTRAL_WAVELENGTH_NM: tuple[float, ...] = (442.3, 492.1, 559.0, 665.0, 703.8, 739.1, 779.7,
+                                            833.0, 864.0, 943.2, 1376.9, 1610.4, 2185.7)
 
 #: Ground surfaces the generator paints, and the project class each one is labelled with.
 SURFACE_CLASS: Mapping[str, int] = MappingProxyType({
