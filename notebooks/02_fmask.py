@@ -1,0 +1,213 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %% [markdown]
+# # Fmask 4: the label source
+#
+# Deep F-Mask trains its first network on **Fmask 4** masks (Qiu, Zhu & He 2019, Remote Sens.
+# Environ. 231:111205) and then corrects them by self-training (Nambiar et al. 2022). The project
+# has its own Fmask 4 for Sentinel-2 (`dfmask_lib.fmask`), written from Zhu & Woodcock 2012
+# (RSE 118:83-94), Zhu et al. 2015 (RSE 159:269-277), Qiu et al. 2019 and Frantz et al. 2018
+# (RSE 215:471-481, cloud displacement index). Its steps, each a pure array function:
+#
+# 1. observation mask; 2. indices (NDVI, NDSI, NDBI, whiteness, HOT, CDI); 3. potential snow;
+# 4. water; 5. potential cloud pixels (PCP) with the normalised cirrus test; 6. absolute snow
+# (SCSI); 7.-8. cloud probabilities over land and water with dynamic thresholds (82.5th
+# percentile of clear pixels + 0.20); 9. removal of bright-surface commission (90 m erosion,
+# CDI); 10. potential shadow by flood fill of NIR and SWIR1; 11. shadow matching per cloud
+# object over heights of 200 m to 12 km; 12. buffers (cloud 3 px, shadow 3 px) and precedence.
+#
+# All images here are **real** Sentinel-2 L1C data from the project's data registry: a
+# Toulouse SAFE product (a 15 x 15 px crop at 20 m: it shows the product path end to end, not
+# much of a mask) and the Betsiboka estuary array from the s2cloudless test data
+# (856 x 512 px at about 60 m), the one real cloudy scene bundled with the project.
+
+# %% tags=["parameters"]
+# Registry name (relative to the data folder) of an L1C SAFE product to run end to end.
+product = "alcd_toulouse_safe/S2A_MSIL1C_20240120T105341_N0510_R051_T31TCJ_20240120T125244.SAFE"
+# The s2cloudless test array (1, H, W, 13) TOA reflectance in S2 band order; "" to skip.
+betsiboka = "s2cloudless_betsiboka/input_arrays.npz"
+# That array has no georeference and no date: its pixel size (m), and where and when the
+# sun is assumed to be (10:30 local solar time, the Sentinel-2 overpass).
+betsiboka_resolution = 60.0
+betsiboka_latitude = -15.9
+betsiboka_day_of_year = 80  # the March equinox: an assumption, the date is unknown
+# Percentiles of the quicklook stretch.
+stretch = (2.0, 98.0)
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+from dfmask_lib import plots
+from dfmask_lib.classes import FMASK
+from dfmask_lib.fmask import FmaskConfig, class_fractions, run_fmask
+from dfmask_lib.fmask.product import array_scene
+from dfmask_lib.reader import read_product
+from dfmask_lib.registry import fetch, fetch_dir
+from dfmask_lib.synthetic.splits import sun_position
+
+config = FmaskConfig()
+
+# %% [markdown]
+# ## A SAFE product end to end
+#
+# `read_product` gives the 20 m scene (reflectance with the baseline-04.00 offset, sun angles
+# from MTD_TL.xml, per-pixel view angles); `run_fmask` gives Fmask codes; `dfmask fmask PRODUCT`
+# writes them as `<granule>/IMG_DATA/T<tile>_<datetime>_FMASK.tif`. The crop has fewer clear
+# pixels than Fmask's 40,000 minimum, so step 7 applies: cloud = PCP, no probabilities or shadow
+# matching.
+
+# %%
+scene = read_product(fetch_dir(product, progress=False), progress=False)
+result = run_fmask(scene, config)
+print(f"{product.split('/')[-1]}: {scene.shape[0]} x {scene.shape[1]} px at "
+      f"{scene.resolution:g} m, sun zenith {scene.sun_zenith:.1f} deg, azimuth "
+      f"{scene.sun_azimuth:.1f} deg; skipped: {result.layers['skipped']}")
+for name, fraction in class_fractions(result.fmask).items():
+    print(f"  {name:<13} {100 * fraction:6.2f} %")
+fig, axes = plt.subplots(1, 2, figsize=(9, 4), layout="constrained")
+plots.rgb_figure(scene, percentiles=stretch, ax=axes[0], title="RGB")
+plots.classmap_figure(result.fmask, table=FMASK, ax=axes[1], title="Fmask 4 (project colours)")
+plt.show()
+
+# %% [markdown]
+# ## The Betsiboka estuary, step by step
+#
+# A real cloudy L1C array (s2cloudless test input). It has no georeference and no date, so the
+# scene is built with the pixel size and the assumed sun position from the parameters above
+# (nadir view). The sun position only moves the shadows; the cloud mask does not depend on it.
+
+# %%
+data = np.load(fetch(betsiboka)) if betsiboka else None
+if data is not None:
+    zenith, azimuth = sun_position(betsiboka_latitude, betsiboka_day_of_year, 10.5)
+    bscene = array_scene(data["s2_im"], resolution=betsiboka_resolution, sun_zenith=zenith,
+                         sun_azimuth=azimuth, source=betsiboka)
+    bres = run_fmask(bscene, config)
+    layers = bres.layers
+    print(f"Betsiboka: {bscene.shape[0]} x {bscene.shape[1]} px, assumed sun zenith "
+          f"{zenith:.1f} deg, azimuth {azimuth:.1f} deg")
+    print(f"land threshold {layers['land_threshold']:.3f}, water threshold "
+          f"{layers['water_threshold']:.3f}, HOT range {layers['hot_range'][0]:.3f} .. "
+          f"{layers['hot_range'][1]:.3f}")
+
+# %% [markdown]
+# Step 2, the indices. Clouds are white (low whiteness), bright in HOT, and, being elevated,
+# show a cloud displacement index (CDI) near -1: band B08 sees them displaced relative to B07
+# and B8A.
+
+# %%
+if data is not None:
+    fig, axes = plt.subplots(1, 5, figsize=(20, 6), layout="constrained")
+    plots.rgb_figure(bscene, percentiles=stretch, ax=axes[0], title="RGB")
+    for ax, (name, lo, hi, cmap) in zip(axes[1:], [("ndsi", -1, 1, "RdBu"),
+                                                   ("whiteness", 0, 1, "magma_r"),
+                                                   ("hot", -0.1, 0.3, "magma"),
+                                                   ("cdi", -1, 1, "RdBu")]):
+        im = ax.imshow(layers[name], vmin=lo, vmax=hi, cmap=cmap, interpolation="nearest")
+        ax.set_title(name.upper() if name != "whiteness" else "whiteness")
+        ax.set_axis_off()
+        fig.colorbar(im, ax=ax, shrink=0.6)
+    plt.show()
+
+# %% [markdown]
+# Steps 5-9: potential cloud pixels, the land cloud probability with its dynamic threshold,
+# the clouds before and after the removal of bright-surface commission.
+
+# %%
+if data is not None:
+    fig, axes = plt.subplots(1, 4, figsize=(16, 6), layout="constrained")
+    axes[0].imshow(layers["potential_cloud"], cmap="gray", interpolation="nearest")
+    axes[0].set_title(f"potential cloud ({100 * layers['potential_cloud'].mean():.1f} %)")
+    im = axes[1].imshow(layers["cloud_probability_land"], vmin=0, vmax=1.2, cmap="viridis",
+                        interpolation="nearest")
+    axes[1].contour(layers["cloud_probability_land"] > layers["land_threshold"], levels=[0.5],
+                    colors="r", linewidths=0.5)
+    axes[1].set_title(f"land cloud probability (red: > {layers['land_threshold']:.2f})")
+    fig.colorbar(im, ax=axes[1], shrink=0.6)
+    axes[2].imshow(layers["cloud_before_commission"], cmap="gray", interpolation="nearest")
+    axes[2].set_title(f"cloud, step 8 ({100 * layers['cloud_before_commission'].mean():.1f} %)")
+    axes[3].imshow(layers["cloud"], cmap="gray", interpolation="nearest")
+    axes[3].set_title(f"cloud, step 9 ({100 * layers['cloud'].mean():.1f} %)")
+    for ax in axes:
+        ax.set_axis_off()
+    plt.show()
+
+# %% [markdown]
+# Steps 10-11: the potential shadow (pixels at least 0.02 darker than their flood-filled
+# surroundings in both NIR and SWIR1) and the shadows found by matching each cloud object's
+# projection to it, with the matched cloud heights.
+
+# %%
+if data is not None:
+    heights = layers["cloud_heights"][1:]
+    matched = np.isfinite(heights)
+    print(f"{heights.size} cloud objects, {matched.sum()} matched; median matched height "
+          f"{np.nanmedian(heights):.0f} m (range {np.nanmin(heights):.0f}-"
+          f"{np.nanmax(heights):.0f} m)")
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5), layout="constrained")
+    axes[0].imshow(layers["potential_shadow"], cmap="gray", interpolation="nearest")
+    axes[0].set_title(f"potential shadow ({100 * layers['potential_shadow'].mean():.1f} %)")
+    axes[1].imshow(layers["shadow"], cmap="gray", interpolation="nearest")
+    axes[1].set_title(f"matched shadow ({100 * layers['shadow'].mean():.1f} %)")
+    for ax in axes[:2]:
+        ax.set_axis_off()
+    axes[2].hist(heights[matched], bins=30, color="0.4")
+    axes[2].set_xlabel("matched cloud height (m)")
+    axes[2].set_ylabel("cloud objects")
+    plt.show()
+
+# %% [markdown]
+# Step 12: the final mask beside the RGB and beside s2cloudless's own cloud mask for the same
+# array (an algorithm, not ground truth: the agreement is a plausibility check, not an accuracy).
+
+# %%
+if data is not None:
+    ours, theirs = bres.fmask == 4, data["cl_mask"][0] == 1
+    iou = (ours & theirs).sum() / (ours | theirs).sum()
+    print(f"cloud IoU, our Fmask 4 vs s2cloudless: {iou:.3f} (cloud {100 * ours.mean():.1f} % "
+          f"vs {100 * theirs.mean():.1f} %)")
+    for name, fraction in class_fractions(bres.fmask).items():
+        print(f"  {name:<13} {100 * fraction:6.2f} %")
+    fig, axes = plt.subplots(1, 3, figsize=(17, 6), layout="constrained")
+    plots.rgb_figure(bscene, percentiles=stretch, ax=axes[0], title="RGB")
+    plots.classmap_figure(bres.fmask, table=FMASK, ax=axes[1], legend=False,
+                          title="Fmask 4 (ours)")
+    agreement = np.select([ours & theirs, ours & ~theirs, ~ours & theirs], [3, 2, 1], 0)
+    axes[2].imshow(agreement, cmap=plt.matplotlib.colors.ListedColormap(
+        ["0.15", "tab:orange", "tab:blue", "white"]), vmin=-0.5, vmax=3.5, interpolation="nearest")
+    axes[2].set_title("cloud: both (white), only ours (blue), only s2cloudless (orange)")
+    axes[2].set_axis_off()
+    plt.show()
+
+# %% [markdown]
+# ## Where Fmask is known to fail
+#
+# * **Snow and ice vs cloud.** Both are bright in the visible; only SWIR separates them (NDSI).
+#   Thin cloud over snow, and snow or ice with low NDSI (old, dirty, shaded), are confused in both
+#   directions. Qiu et al. (2019) added the spectral-contextual snow index and the
+#   bright-surface erosion for exactly this, and still report the largest errors over snow and
+#   ice; Nambiar et al. (2022) measured Fmask 4 at 75 % overall accuracy on polar and mountain
+#   scenes against 93 % for Deep F-Mask, mostly from this confusion.
+# * **Shadows on snow.** The potential shadow needs a 0.02 drop in *both* NIR and SWIR1, but snow
+#   is already dark in SWIR1, and a flood fill only finds pits that are closed off from the image
+#   border: shadows on snow reaching dark water or the edge are missed, and without shadow
+#   candidates the matching (step 11) fails (Qiu et al. 2019; Nambiar et al. 2022).
+# * **Bright surfaces.** Bright sand, salt, rock and urban roofs pass the spectral cloud tests;
+#   the 90 m erosion and the CDI (Frantz et al. 2018) remove thin or small ones, wide ones stay.
+#   On the cloud-free 18SVG tile (Virginia coast) the barrier-island beach is the only "cloud":
+#   about 2 % of the tile after the 3 px buffer (see `tests/fmask/test_real_data.py`).
+# * **Turbid water.** Sediment-laden water is bright in the visible and NIR and dark in SWIR1, so
+#   it can pass the snow test (NDSI > 0.15, NIR > 0.11, green > 0.10, Zhu & Woodcock 2012): on
+#   the Betsiboka scene above, the estuary's muddy channels come out partly as snow (cyan).
+# * **Merged cloud fields.** Matching treats each 8-connected cloud object as one body at one
+#   height; touching clouds at different heights get one compromise height and misplaced shadows.
+#
+# These errors are what the self-training of Deep F-Mask corrects: the network learns the
+# majority pattern of the noisy Fmask labels and is selected on human-labelled scenes.
