@@ -125,6 +125,77 @@ def _angle(value: float | np.ndarray | None, sl, mask, circular: bool) -> float:
     return _circular_mean_deg(picked) if circular else float(picked.mean())
 
 
+@dataclass(frozen=True, eq=False)
+class _Geometry:
+    """What every object's matching shares: the grid, the angles, the candidate heights."""
+
+    state: np.ndarray
+    labels: np.ndarray
+    dem: np.ndarray | None
+    sun_zenith: float
+    sun_azimuth: float
+    resolution: float
+    candidates: np.ndarray
+
+
+def _offsets(g: _Geometry, heights: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+             view: tuple[float, float], ground: float) -> tuple[np.ndarray, np.ndarray]:
+    """Integer (drow, dcol) per height, shape (K,); with a DEM, corrected once for the
+    terrain under the candidate footprint (shadow on higher ground = lower relative height)."""
+    dr, dc = shadow_offset(heights, g.sun_zenith, g.sun_azimuth, *view, g.resolution)
+    if g.dem is not None:
+        h, w = g.dem.shape
+        r = np.clip(rows[None, :] + np.rint(dr)[:, None].astype(np.int64), 0, h - 1)
+        c = np.clip(cols[None, :] + np.rint(dc)[:, None].astype(np.int64), 0, w - 1)
+        relative = heights - (g.dem[r, c].mean(axis=1) - ground)
+        dr, dc = shadow_offset(np.maximum(relative, 0), g.sun_zenith, g.sun_azimuth, *view,
+                               g.resolution)
+    return np.rint(dr).astype(np.int64), np.rint(dc).astype(np.int64)
+
+
+def _similarity(g: _Geometry, obj: int, rows: np.ndarray, cols: np.ndarray,
+                dr: np.ndarray, dc: np.ndarray) -> np.ndarray:
+    """Similarity (K,) of the object's pixels moved by each of K offsets (see match_shadows)."""
+    h, w = g.state.shape
+    r = rows[None, :] + dr[:, None]
+    c = cols[None, :] + dc[:, None]
+    inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+    rc, cc = np.clip(r, 0, h - 1), np.clip(c, 0, w - 1)
+    own = inside & (g.labels[rc, cc] == obj)
+    st = np.where(inside, g.state[rc, cc], _OUTSIDE)
+    total = (~own).sum(axis=1)
+    outside = (st == _OUTSIDE).sum(axis=1)
+    hits = (st == _SHADOW).sum(axis=1) + 0.5 * (((st == _CLOUD) & ~own).sum(axis=1) + outside)
+    # A footprint mostly off the image or on no data is no evidence of a height.
+    scored = (total > 0) & (outside <= total / 2)
+    return np.divide(hits, total, out=np.zeros(len(dr)), where=scored)
+
+
+def _best_height(g: _Geometry, obj: int, rows: np.ndarray, cols: np.ndarray,
+                 view: tuple[float, float], ground: float, extent: int,
+                 config: FmaskConfig) -> tuple[int, float]:
+    """(index into candidates, similarity) of the best height, coarse to fine.
+
+    The similarity peak is about as many steps wide as the object is across divided by
+    the 2 px a step moves the footprint, so the coarse stride follows the object's size.
+    """
+    n = g.candidates.size
+
+    def score(idx: np.ndarray) -> np.ndarray:
+        return _similarity(g, obj, rows, cols,
+                           *_offsets(g, g.candidates[idx], rows, cols, view, ground))
+
+    coarse = int(np.clip(extent // (2 * config.height_step_px), 1, 8))
+    idx = np.arange(0, n, coarse)
+    sims = score(idx)
+    best = int(idx[np.argmax(sims)])
+    if coarse > 1:
+        idx = np.arange(max(best - coarse, 0), min(best + coarse + 1, n))
+        sims = score(idx)
+        best = int(idx[np.argmax(sims)])
+    return best, float(sims.max())
+
+
 def match_shadows(cloud: np.ndarray, pshadow: np.ndarray, obs: np.ndarray,
                   sun_zenith: float, sun_azimuth: float, resolution: float,
                   view_zenith: float | np.ndarray | None = None,
@@ -143,7 +214,7 @@ def match_shadows(cloud: np.ndarray, pshadow: np.ndarray, obs: np.ndarray,
     its similarity >= 0.425 (Q19, S2). Large objects are scored on a regular
     subsample of ``match_sample`` pixels, and a coarse-to-fine search over heights
     (stride set by the object's size, which sets the width of the similarity peak)
-    keeps a tile in budget.
+    keeps a tile in budget. The shadow is the whole object moved to the best height.
 
     Args:
         cloud, pshadow, obs: bool (H, W).
@@ -173,63 +244,26 @@ def match_shadows(cloud: np.ndarray, pshadow: np.ndarray, obs: np.ndarray,
     state[pshadow] = _SHADOW
     state[~obs] = _OUTSIDE
     state[cloud] = _CLOUD
-    tan_sun = max(np.tan(np.deg2rad(sun_zenith)), 1e-3)
-    step = config.height_step_px * resolution / tan_sun
-    candidates = np.arange(config.min_height, config.max_height + step / 2, step)
+    step = config.height_step_px * resolution / max(np.tan(np.deg2rad(sun_zenith)), 1e-3)
+    g = _Geometry(state, labels, dem, sun_zenith, sun_azimuth, resolution,
+                  np.arange(config.min_height, config.max_height + step / 2, step))
 
     for obj, sl in enumerate(tqdm(ndi.find_objects(labels), desc="shadow matching",
                                   disable=not progress, leave=False), start=1):
         mask = labels[sl] == obj
         rows, cols = np.nonzero(mask)
         rows, cols = rows + sl[0].start, cols + sl[1].start
-        vz = _angle(view_zenith, sl, mask, circular=False)
-        va = _angle(view_azimuth, sl, mask, circular=True)
+        view = (_angle(view_zenith, sl, mask, circular=False),
+                _angle(view_azimuth, sl, mask, circular=True))
         stride = max(1, int(np.ceil(rows.size / config.match_sample))) if config.match_sample else 1
         srows, scols = rows[::stride], cols[::stride]
         ground = float(dem[srows, scols].mean()) if dem is not None else 0.0
-
-        def offsets(hts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            dr, dc = shadow_offset(hts, sun_zenith, sun_azimuth, vz, va, resolution)
-            if dem is not None:  # shadow on higher ground is cast from a lower relative height
-                r = np.clip(srows[None, :] + np.rint(dr)[:, None].astype(int), 0, h - 1)
-                c = np.clip(scols[None, :] + np.rint(dc)[:, None].astype(int), 0, w - 1)
-                rel = hts - (dem[r, c].mean(axis=1) - ground)
-                dr, dc = shadow_offset(np.maximum(rel, 0), sun_zenith, sun_azimuth, vz, va,
-                                       resolution)
-            return np.rint(dr).astype(np.int64), np.rint(dc).astype(np.int64)
-
-        def score(idx: np.ndarray) -> np.ndarray:
-            dr, dc = offsets(candidates[idx])
-            r = srows[None, :] + dr[:, None]
-            c = scols[None, :] + dc[:, None]
-            inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
-            rc, cc = np.clip(r, 0, h - 1), np.clip(c, 0, w - 1)
-            own = inside & (labels[rc, cc] == obj)
-            st = np.where(inside, state[rc, cc], _OUTSIDE)
-            total = (~own).sum(axis=1)
-            outside = (st == _OUTSIDE).sum(axis=1)
-            hits = (st == _SHADOW).sum(axis=1) + 0.5 * (((st == _CLOUD) & ~own).sum(axis=1)
-                                                         + outside)
-            # A footprint mostly off the image or on no data is no evidence of a height.
-            scored = (total > 0) & (outside <= total / 2)
-            return np.divide(hits, total, out=np.zeros(len(idx)), where=scored)
-
-        # The similarity peak is about as wide (in steps) as the object is across / 2 px.
         extent = min(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start)
-        coarse = int(np.clip(extent // (2 * config.height_step_px), 1, 8))
-        idx = np.arange(0, candidates.size, coarse)
-        sims = score(idx)
-        best = int(idx[np.argmax(sims)])
-        if coarse > 1:
-            idx = np.arange(max(best - coarse, 0), min(best + coarse + 1, candidates.size))
-            sims = score(idx)
-            best = int(idx[np.argmax(sims)])
-        best_sim[obj] = sims.max()
+        best, best_sim[obj] = _best_height(g, obj, srows, scols, view, ground, extent, config)
         if best_sim[obj] < config.similarity:
             continue
-        heights[obj] = candidates[best]
-        srows, scols = rows, cols  # the footprint uses every pixel of the object
-        dr, dc = offsets(candidates[best:best + 1])
+        heights[obj] = g.candidates[best]
+        dr, dc = _offsets(g, g.candidates[best:best + 1], rows, cols, view, ground)
         r, c = rows + dr[0], cols + dc[0]
         keep = (r >= 0) & (r < h) & (c >= 0) & (c < w)
         shadow[r[keep], c[keep]] = True
