@@ -66,8 +66,8 @@ from dfmask_lib.metrics import format_table, score_scenes, scores_table
 from dfmask_lib.reader import read_labels, read_product
 from dfmask_lib.scene import S2_BANDS
 from dfmask_lib.synthetic import ensure_splits
-from dfmask_lib.synthetic.spectra import (CENTRAL_WAVELENGTH_NM, CLOUD_TYPES, SURFACE_CLASS,
-                                          SURFACES, load_spectra)
+from dfmask_lib.synthetic.spectra import (CENTRAL_WAVELENGTH_NM, CLOUD_CLASS, CLOUD_TYPES,
+                                          SURFACE_CLASS, SURFACES, load_spectra)
 
 # %% [markdown]
 # ## Generating the splits
@@ -112,9 +112,9 @@ for ax, names, title in ((axes[0], SURFACES, "synthetic surfaces"),
                          (axes[1], CLOUD_TYPES, "synthetic clouds (full opacity)")):
     for name in names:
         sp = table[name]
-        code = SURFACE_CLASS.get(name, 2)
+        code = SURFACE_CLASS.get(name, CLOUD_CLASS)
         colour = np.array(CLASS_COLOURS[code]) / 255
-        if code == 2:
+        if code == CLOUD_CLASS:  # the cloud colour is too pale on white: shades of grey
             colour = plt.cm.Greys(0.35 + 0.15 * CLOUD_TYPES.index(name))
         ax.plot(wl, sp.mean[order], "o-", color=colour, label=name, ms=3)
         ax.fill_between(wl, (sp.mean - sp.std)[order], (sp.mean + sp.std)[order],
@@ -125,7 +125,7 @@ for ax, names, title in ((axes[0], SURFACES, "synthetic surfaces"),
     ax.legend(fontsize=7, ncol=2)
 axes[0].set_ylabel("TOA reflectance")
 plt.show()
-print(format_table([{"type": n, "class": CLASS_NAMES[SURFACE_CLASS.get(n, 2)],
+print(format_table([{"type": n, "class": CLASS_NAMES[SURFACE_CLASS.get(n, CLOUD_CLASS)],
                      "source": table[n].source[:95]} for n in SURFACES + CLOUD_TYPES]))
 
 # %% [markdown]

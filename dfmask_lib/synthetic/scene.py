@@ -32,6 +32,8 @@ __all__ = ["SynthConfig", "SyntheticScene", "generate", "MIN_SIZE"]
 #: Smallest scene side (20 m px): room for a few clouds and their shadows.
 MIN_SIZE = 48
 _B = {b: i for i, b in enumerate(S2_BANDS)}
+#: surface index -> project class (look-up array for the truth).
+SURFACE_CLASS_LUT = np.array([SURFACE_CLASS[s] for s in SURFACES], np.uint8)
 
 
 @dataclass(frozen=True)
@@ -289,8 +291,6 @@ def generate(config: SynthConfig | None = None) -> SyntheticScene:
     return SyntheticScene(refl.astype(np.float32), truth, surface, dem, illum, cloud_tau,
                           shadow_tau, saturated, valid, view_zenith, tuple(clouds), c)
 
-
-SURFACE_CLASS_LUT = np.array([SURFACE_CLASS[s] for s in SURFACES], np.uint8)
 
 
 def _blend(refl: np.ndarray, cloud_refl: np.ndarray, a: np.ndarray, row0: int, col0: int) -> None:

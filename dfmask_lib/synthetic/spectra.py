@@ -20,6 +20,7 @@ from ..scene import S2_BANDS
 from .make_spectra import SPECTRA_CSV
 
 __all__ = ["CENTRAL_WAVELENGTH_NM", "Spectrum", "SURFACES", "CLOUD_TYPES", "SURFACE_CLASS",
+           "CLOUD_CLASS",
            "load_spectra", "spectrum", "shadow_ratio"]
 
 #: Central wavelength (nm) of each band of Sentinel-2B, ``S2_BANDS`` order (ESA S2 MSI spectral
@@ -43,7 +44,8 @@ SURFACE_CLASS: Mapping[str, int] = MappingProxyType({
 SURFACES: tuple[str, ...] = tuple(SURFACE_CLASS)
 #: Cloud types; all are labelled :data:`~dfmask_lib.classes.CLOUD` where thick enough.
 CLOUD_TYPES: tuple[str, ...] = ("cumulus", "stratus", "thin_cloud", "cirrus")
-_ = CLOUD  # documented above: every cloud type maps to the cloud class
+#: The class of every cloud type (where thick enough, see :data:`~.clouds.TAU_CLOUD`).
+CLOUD_CLASS: int = CLOUD
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from dfmask_lib.config import load_config
+from dfmask_lib.config import config_from_dict, load_config
+from dfmask_lib.reader import read_labels
+from dfmask_lib.synthetic.scene import SynthConfig, generate
 from dfmask_lib.errors import ConfigError
 from dfmask_lib.synthetic.splits import (LOCATIONS, SETTINGS, SPLITS, SplitsConfig, ensure_splits,
                                          mgrs_tile, scene_plan, sun_position, utm_epsg,
@@ -59,6 +61,10 @@ def test_write_splits_layout_and_reuse(tmp_path):
         assert product.parent.name == s and product.suffix == ".SAFE" and product.is_dir()
         meta = json.loads((product / "dfmask_synth.json").read_text())
         assert meta["config"]["size"] == 48
+        # The saved config alone regenerates the product's truth.
+        truth, _ = read_labels(next(product.glob("GRANULE/*/IMG_DATA/*_LABELS.tif")))
+        again = generate(config_from_dict(SynthConfig, meta["config"]))
+        assert (again.truth == truth).all()
     assert load_config(SplitsConfig, tmp_path / "s" / "synth_splits.json") == SplitsConfig(1, 1, 1, 48, 2)
     mtime = out["TEST"][0].stat().st_mtime_ns
     again = ensure_splits(tmp_path / "s", 1, 1, 1, size=48, seed=2, progress=False)
