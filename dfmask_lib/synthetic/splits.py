@@ -34,6 +34,8 @@ __all__ = ["SplitsConfig", "DEFAULT_SPLITS", "Location", "LOCATIONS", "SETTINGS"
            "find_products"]
 
 SPLITS: tuple[str, ...] = ("TRAIN", "VALIDATION", "TEST")
+#: Version of the generator's output (spectra, scene model, writer).
+GENERATOR_VERSION = 1
 CONFIG_NAME = "synth_splits.json"
 
 
@@ -46,6 +48,8 @@ class SplitsConfig:
     n_test: int = 4     # held-out scenes for the scores (the paper: 23)
     size: int = 510     # 20 m px per side: ~10 km, divisible by 6, two 254 px patches
     seed: int = 0       # every scene's seed derives from it
+    version: int = GENERATOR_VERSION  # bumped when the generator's output changes: stale sets
+    #                                   are rewritten by ensure_splits
 
     def __post_init__(self) -> None:
         for name in ("n_train", "n_val", "n_test"):
