@@ -87,7 +87,11 @@ class ProductInfo:
             raise ConfigError(f"relative_orbit must be 1-143, got {self.relative_orbit}")
         if self.ulx % 60 or self.uly % 60:
             raise ConfigError("ulx/uly must be multiples of 60 m so the 10/20/60 m grids align")
-        datetime.fromisoformat(self.sensing_time)  # ValueError names the bad string
+        try:
+            datetime.fromisoformat(self.sensing_time)
+        except ValueError:
+            raise ConfigError(f"sensing_time must be ISO 8601 like '2020-01-12T13:05:21', "
+                              f"got {self.sensing_time!r}") from None
 
 
 def to_dn(reflectance: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -115,7 +115,8 @@ def test_band_arrays_saturate_visible_bands_only():
     assert not (dn["B8A"] == 65535).any()
 
 
-@pytest.mark.parametrize("bad", [dict(tile_id="EVK"), dict(relative_orbit=0), dict(ulx=399961.0)])
+@pytest.mark.parametrize("bad", [dict(tile_id="EVK"), dict(relative_orbit=0), dict(ulx=399961.0),
+                                 dict(sensing_time="12 Jan 2020")])
 def test_bad_product_info_is_refused(bad):
     fields = dict(INFO.__dict__) | bad
     with pytest.raises(ConfigError):
