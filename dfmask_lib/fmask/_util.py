@@ -32,7 +32,8 @@ def check_arrays(where: str, **arrays: np.ndarray | None) -> tuple[int, int]:
     return shape  # type: ignore[return-value]
 
 
-def masked_percentile(values: np.ndarray, mask: np.ndarray, q, max_samples: int) -> np.ndarray | float:
+def masked_percentile(values: np.ndarray, mask: np.ndarray, q,
+                      max_samples: int) -> np.ndarray | float:
     """Percentile(s) ``q`` (0-100) of ``values[mask]``; NaN when the mask is empty.
 
     With more than ``max_samples`` selected pixels, a regular stride through them is

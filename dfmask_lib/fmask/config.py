@@ -25,61 +25,107 @@ class FmaskConfig:
     """
 
     # --- step 3: potential snow (ZW12 eq. 20; Q19 keeps it) ---
-    snow_ndsi: float = 0.15  #: NDSI above this may be snow (ZW12).
-    snow_nir: float = 0.11  #: NIR (B8A) above this: snow is bright in NIR (ZW12).
-    snow_green: float = 0.10  #: green above this: snow is bright in the visible (ZW12).
+    #: NDSI above this may be snow (ZW12).
+    snow_ndsi: float = 0.15
+    #: NIR (B8A) above this: snow is bright in NIR (ZW12).
+    snow_nir: float = 0.11
+    #: green above this: snow is bright in the visible (ZW12).
+    snow_green: float = 0.10
     # --- step 4: water (ZW12 eq. 5) ---
-    water_ndvi: float = 0.01  #: NDVI below this with dark NIR is water (ZW12).
-    water_nir: float = 0.11  #: NIR ceiling for the first water test (ZW12).
-    water_ndvi_high: float = 0.10  #: 0 < NDVI < this with very dark NIR is water too (ZW12).
-    water_nir_low: float = 0.05  #: NIR ceiling for that second test (ZW12).
-    water_occurrence: float = 90.0  #: % occurrence above which global surface water says water (Q19 use GSWO).
+    #: NDVI below this with dark NIR is water (ZW12).
+    water_ndvi: float = 0.01
+    #: NIR ceiling for the first water test (ZW12).
+    water_nir: float = 0.11
+    #: 0 < NDVI < this with very dark NIR is water too (ZW12).
+    water_ndvi_high: float = 0.10
+    #: NIR ceiling for that second test (ZW12).
+    water_nir_low: float = 0.05
+    #: % occurrence above which global surface water says water (Q19 use GSWO).
+    water_occurrence: float = 90.0
     # --- step 5: basic cloud test (ZW12 eqs. 1-4, 7; Z15 cirrus) ---
-    pcp_swir2: float = 0.03  #: SWIR2 (B12) above this: clouds are bright in SWIR2 (ZW12 eq. 1).
-    pcp_ndsi: float = 0.8  #: NDSI below this: excludes snow (ZW12 eq. 1).
-    pcp_ndvi: float = 0.8  #: NDVI below this: excludes dense vegetation (ZW12 eq. 1).
-    pcp_whiteness: float = 0.7  #: whiteness below this: clouds are flat in the visible (ZW12 eq. 2).
-    pcp_hot: float = 0.0  #: HOT above this: haze optimised transformation (ZW12 eq. 3).
-    pcp_nir_swir1: float = 0.75  #: NIR/SWIR1 above this: excludes bright rock (ZW12 eq. 4).
-    pcp_cirrus: float = 0.01  #: normalised cirrus (B10) above this is cloud (Z15; Q19 for S2).
-    cirrus_dark_percentile: float = 2.0  #: percentile of B10 over non-PCP removed as background (Q19).
+    #: SWIR2 (B12) above this: clouds are bright in SWIR2 (ZW12 eq. 1).
+    pcp_swir2: float = 0.03
+    #: NDSI below this: excludes snow (ZW12 eq. 1).
+    pcp_ndsi: float = 0.8
+    #: NDVI below this: excludes dense vegetation (ZW12 eq. 1).
+    pcp_ndvi: float = 0.8
+    #: whiteness below this: clouds are flat in the visible (ZW12 eq. 2).
+    pcp_whiteness: float = 0.7
+    #: HOT above this: haze optimised transformation (ZW12 eq. 3).
+    pcp_hot: float = 0.0
+    #: NIR/SWIR1 above this: excludes bright rock (ZW12 eq. 4).
+    pcp_nir_swir1: float = 0.75
+    #: normalised cirrus (B10) above this is cloud (Z15; Q19 for S2).
+    pcp_cirrus: float = 0.01
+    #: percentile of B10 over non-PCP removed as background (Q19).
+    cirrus_dark_percentile: float = 2.0
     # --- step 6: spectral-contextual snow index (Q19 sect. 2.2.2) ---
-    scsi_min_snow_pixels: int = 110889  #: compute SCSI only when potential snow exceeds this (Q19; 333^2).
-    scsi_window: int = 501  #: 10 km square window at 20 m for the green-band std (Q19).
-    scsi_threshold: float = 0.0009  #: SCSI below this with potential snow: absolute snow (Q19).
+    #: compute SCSI only when potential snow exceeds this (Q19; 333^2).
+    scsi_min_snow_pixels: int = 110889
+    #: 10 km square window at 20 m for the green-band std (Q19).
+    scsi_window: int = 501
+    #: SCSI below this with potential snow: absolute snow (Q19).
+    scsi_threshold: float = 0.0009
     # --- step 7 ---
-    min_clear_pixels: int = 40000  #: fewer clear pixels than this: cloud = PCP, no probabilities or shadows (ZW12).
+    #: fewer clear pixels than this: cloud = PCP, no probabilities or shadows (ZW12).
+    min_clear_pixels: int = 40000
     # --- step 8: cloud probability (ZW12 eqs. 9-18; Z15; Q19) ---
-    thin_cloud_cirrus: float = 0.04  #: cirrus reflectance that gives thin-cloud probability 1 (Z15).
-    thin_cloud_weight: float = 0.5  #: weight of the thin-cloud term for S2 (Q19).
-    water_brightness_swir1: float = 0.11  #: SWIR1 that saturates water brightness probability (ZW12 eq. 10).
-    hot_low_percentile: float = 17.5  #: lower HOT percentile over clear land (Q19).
-    hot_high_percentile: float = 82.5  #: upper HOT percentile over clear land (Q19).
-    hot_margin: float = 0.04  #: widens the HOT range at both ends (Q19).
-    prob_percentile: float = 82.5  #: dynamic threshold percentile over clear land / water (ZW12 eq. 17).
-    cloud_probability: float = 0.20  #: offset added to the dynamic threshold; 20 % for S2 (Q19).
-    percentile_sample: int = 2_000_000  #: percentiles on at most this many pixels (strided subsample; speed).
+    #: cirrus reflectance that gives thin-cloud probability 1 (Z15).
+    thin_cloud_cirrus: float = 0.04
+    #: weight of the thin-cloud term for S2 (Q19).
+    thin_cloud_weight: float = 0.5
+    #: SWIR1 that saturates water brightness probability (ZW12 eq. 10).
+    water_brightness_swir1: float = 0.11
+    #: lower HOT percentile over clear land (Q19).
+    hot_low_percentile: float = 17.5
+    #: upper HOT percentile over clear land (Q19).
+    hot_high_percentile: float = 82.5
+    #: widens the HOT range at both ends (Q19).
+    hot_margin: float = 0.04
+    #: dynamic threshold percentile over clear land / water (ZW12 eq. 17).
+    prob_percentile: float = 82.5
+    #: offset added to the dynamic threshold; 20 % for S2 (Q19).
+    cloud_probability: float = 0.20
+    #: percentiles on at most this many pixels (strided subsample; speed).
+    percentile_sample: int = 2_000_000
     # --- step 9: commission of bright surfaces (Q19; F18) ---
-    erode_m: float = 90.0  #: disk radius (m) eroding clouds to drop thin false positives (Q19).
-    cdi_false_positive: float = -0.8  #: CDI below this is never a bright-surface false positive (F18, Q19).
-    cdi_cloud: float = -0.5  #: an object needs a pixel with CDI below this ... (F18, Q19)
-    cdi_max_object: int = 10000  #: ... unless it has at least this many pixels (Q19).
-    cdi_window: int = 7  #: window (px) of the ratio variances in the CDI (F18).
-    min_cloud_pixels: int = 3  #: cloud objects smaller than this are removed (Q19).
+    #: disk radius (m) eroding clouds to drop thin false positives (Q19).
+    erode_m: float = 90.0
+    #: CDI below this is never a bright-surface false positive (F18, Q19).
+    cdi_false_positive: float = -0.8
+    #: a cloud object needs a pixel with CDI below this (parallax evidence) ... (F18, Q19)
+    cdi_cloud: float = -0.5
+    #: ... unless it has at least this many pixels (Q19, S2).
+    cdi_max_object: int = 10000
+    #: window (px) of the ratio variances in the CDI (F18).
+    cdi_window: int = 7
+    #: cloud objects smaller than this are removed (Q19).
+    min_cloud_pixels: int = 3
     # --- step 10: potential shadow (Q19 flood fill) ---
-    shadow_fill_difference: float = 0.02  #: flood-fill depth in NIR and SWIR1 that marks potential shadow (Q19).
-    background_percentile: float = 17.5  #: clear-land percentile used to fill no-data before flood fill (ZW12).
-    fill_max_pixels: int = 4_000_000  #: flood fill on a block-averaged grid above this size (speed; see shadow.py).
+    #: flood-fill depth in NIR and SWIR1 that marks potential shadow (Q19).
+    shadow_fill_difference: float = 0.02
+    #: clear-land percentile used to fill no-data before flood fill (ZW12).
+    background_percentile: float = 17.5
+    #: flood fill on a block-averaged grid above this size (speed; see shadow.py).
+    fill_max_pixels: int = 4_000_000
     # --- step 11: shadow matching (ZW12 sect. 3.2; Q19) ---
-    min_height: float = 200.0  #: lowest cloud height tried, m (ZW12).
-    max_height: float = 12000.0  #: highest cloud height tried, m (ZW12).
-    height_step_px: float = 2.0  #: height step moves the shadow by this many pixels (ZW12: 2 x res x tan(elev)).
-    similarity: float = 0.425  #: minimum match similarity for S2 (Q19).
-    match_sample: int = 20000  #: objects larger than this are matched on a strided subsample of pixels (speed).
+    #: lowest cloud height tried, m (ZW12).
+    min_height: float = 200.0
+    #: highest cloud height tried, m (ZW12).
+    max_height: float = 12000.0
+    #: height step moves the shadow by this many pixels (ZW12: 2 x res x tan(elev)).
+    height_step_px: float = 2.0
+    #: minimum match similarity for S2 (Q19).
+    similarity: float = 0.425
+    #: objects larger than this are matched on a strided subsample of pixels (speed).
+    match_sample: int = 20000
     # --- step 12: buffers (Q19 defaults for S2) ---
-    cloud_buffer: int = 3  #: cloud dilation, pixels (square) (Q19).
-    shadow_buffer: int = 3  #: shadow dilation, pixels (square) (Q19).
-    snow_buffer: int = 0  #: snow dilation, pixels (square) (Q19).
+    #: cloud dilation, pixels (square) (Q19).
+    cloud_buffer: int = 3
+    #: shadow dilation, pixels (square) (Q19).
+    shadow_buffer: int = 3
+    #: snow dilation, pixels (square) (Q19).
+    snow_buffer: int = 0
 
     def __post_init__(self) -> None:
         for f in fields(self):

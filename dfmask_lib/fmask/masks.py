@@ -90,7 +90,7 @@ def basic_cloud_test(swir2: np.ndarray, ndsi: np.ndarray, ndvi: np.ndarray,
 
 def normalized_cirrus(cirrus: np.ndarray, pcp: np.ndarray, obs: np.ndarray,
                       config: FmaskConfig = FmaskConfig()) -> np.ndarray:
-    """Step 5, cirrus: B10 minus its 2nd percentile over clear (non-PCP) observed pixels, >= 0 (Q19).
+    """Step 5, cirrus: B10 minus its 2nd percentile over clear observed pixels, >= 0 (Q19).
 
     Removes the scene's cirrus-band background (water vapour, terrain) before the
     0.01 test. float32 (H, W); 0 outside ``obs``.

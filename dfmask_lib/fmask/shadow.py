@@ -28,7 +28,7 @@ _CLEAR, _SHADOW, _CLOUD, _OUTSIDE = 0, 1, 2, 3
 
 
 def flood_fill(image: np.ndarray, max_pixels: int = 0) -> np.ndarray:
-    """Fill the dark "holes" of ``image`` (grey-level imfill): reconstruction by erosion from the border.
+    """Fill the dark "holes" of ``image`` (grey-level imfill) by reconstruction by erosion.
 
     Each pixel becomes the lowest level at which it connects to the image border,
     so pits (shadows) rise to their rim while open terrain is unchanged.
@@ -59,7 +59,9 @@ def flood_fill(image: np.ndarray, max_pixels: int = 0) -> np.ndarray:
     if min(h, w) < 3:
         return image.astype(np.float32)
     seed = np.full_like(image, image.max(), dtype=np.float32)
-    seed[0, :], seed[-1, :], seed[:, 0], seed[:, -1] = image[0, :], image[-1, :], image[:, 0], image[:, -1]
+    border = np.zeros(image.shape, dtype=bool)
+    border[[0, -1], :] = border[:, [0, -1]] = True
+    seed[border] = image[border]  # the fill starts from the image border
     return reconstruction(seed, image.astype(np.float32), method="erosion").astype(np.float32)
 
 

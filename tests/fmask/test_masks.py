@@ -23,7 +23,8 @@ def test_observation_mask() -> None:
     refl = np.ones((3, 2, 2), np.float32)
     refl[1, 0, 0] = 0
     valid = np.array([[True, True], [True, False]])
-    np.testing.assert_array_equal(masks.observation_mask(refl, valid), [[False, True], [True, False]])
+    np.testing.assert_array_equal(masks.observation_mask(refl, valid),
+                                  [[False, True], [True, False]])
     with pytest.raises(BandError, match="bands, H, W"):
         masks.observation_mask(refl[0])
 

@@ -50,7 +50,8 @@ def test_betsiboka_cloud_iou_against_s2cloudless() -> None:
     r = run_fmask(scene)
     ours, ref = r.fmask == 4, data["cl_mask"][0] == 1
     iou = (ours & ref).sum() / (ours | ref).sum()
-    print(f"Betsiboka cloud IoU vs s2cloudless: {iou:.4f}; cloud {ours.mean():.4f} vs {ref.mean():.4f}")
+    print(f"Betsiboka cloud IoU vs s2cloudless: {iou:.4f}; "
+          f"cloud {ours.mean():.4f} vs {ref.mean():.4f}")
     assert iou > 0.6
     assert iou == pytest.approx(0.841, abs=0.02)
     assert np.isfinite(r.layers["cloud_heights"]).sum() > 50  # shadows were matched
