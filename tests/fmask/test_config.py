@@ -1,0 +1,43 @@
+"""FmaskConfig: defaults, validation, JSON round trip; array_scene input checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dfmask_lib.config import config_from_dict, config_to_dict
+from dfmask_lib.errors import BandError, ConfigError
+from dfmask_lib.fmask import FmaskConfig
+from dfmask_lib.fmask.product import array_scene
+
+
+def test_defaults_are_fmask4_for_sentinel2() -> None:
+    c = FmaskConfig()
+    assert (c.cloud_buffer, c.shadow_buffer, c.snow_buffer) == (3, 3, 0)
+    assert c.cloud_probability == 0.20 and c.similarity == 0.425
+    assert (c.min_height, c.max_height) == (200.0, 12000.0)
+    assert c.scsi_window == 501 and c.scsi_min_snow_pixels == 333 ** 2
+
+
+@pytest.mark.parametrize("bad", [dict(cloud_buffer=-1), dict(cloud_buffer=1.5),
+                                 dict(min_height=5000.0, max_height=1000.0),
+                                 dict(prob_percentile=120.0), dict(similarity="high"),
+                                 dict(height_step_px=0.0)])
+def test_impossible_values_are_refused(bad: dict) -> None:
+    with pytest.raises(ConfigError):
+        FmaskConfig(**bad)
+
+
+def test_json_round_trip() -> None:
+    c = FmaskConfig(cloud_buffer=5, cloud_probability=0.175)
+    assert config_from_dict(FmaskConfig, config_to_dict(c)) == c
+
+
+def test_array_scene_takes_channels_last_and_refuses_dn() -> None:
+    arr = np.full((1, 6, 4, 13), 0.2, np.float32)
+    scene = array_scene(arr, resolution=60.0, sun_zenith=30.0, sun_azimuth=120.0)
+    assert scene.shape == (6, 4) and scene.resolution == 60.0 and scene.valid.all()
+    with pytest.raises(BandError, match="DN"):
+        array_scene(arr * 10000, resolution=60.0, sun_zenith=30.0, sun_azimuth=120.0)
+    with pytest.raises(BandError, match="13"):
+        array_scene(arr[..., :6], resolution=60.0, sun_zenith=30.0, sun_azimuth=120.0)
