@@ -32,7 +32,7 @@ def check_arrays(where: str, **arrays: np.ndarray | None) -> tuple[int, int]:
     return shape  # type: ignore[return-value]
 
 
-def masked_percentile(values: np.ndarray, mask: np.ndarray, q,
+def masked_percentile(values: np.ndarray, mask: np.ndarray, q: float | list[float],
                       max_samples: int) -> np.ndarray | float:
     """Percentile(s) ``q`` (0-100) of ``values[mask]``; NaN when the mask is empty.
 

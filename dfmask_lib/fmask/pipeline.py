@@ -47,7 +47,8 @@ class FmaskResult:
     config: FmaskConfig = FmaskConfig()
 
 
-def _check_inputs(scene: Scene, dem, water_occurrence) -> None:
+def _check_inputs(scene: Scene, dem: np.ndarray | None,
+                  water_occurrence: np.ndarray | None) -> None:
     if not isinstance(scene, Scene):
         raise BandError(f"run_fmask needs a dfmask_lib.scene.Scene, got {type(scene).__name__}; "
                         "read the product with dfmask_lib.reader.read_product")

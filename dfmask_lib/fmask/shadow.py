@@ -115,7 +115,9 @@ def _circular_mean_deg(angles: np.ndarray) -> float:
     return float(np.rad2deg(np.arctan2(np.sin(rad).mean(), np.cos(rad).mean())) % 360)
 
 
-def _angle(value: float | np.ndarray | None, sl, mask, circular: bool) -> float:
+def _angle(value: float | np.ndarray | None, sl: tuple[slice, slice], mask: np.ndarray,
+           circular: bool) -> float:
+    """An object's mean angle from a scalar or an (H, W) grid (circular for azimuths)."""
     if value is None:
         return 0.0
     if np.ndim(value) == 0:
