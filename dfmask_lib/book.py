@@ -31,9 +31,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from .atomic import atomic_path
 from .config import save_config
@@ -196,6 +197,18 @@ def check_parameters(source: Path, parameters: Mapping[str, Any]) -> None:
                           f"(its parameters: {list(known)}); fix the profile")
 
 
+@contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Set environment variables the caller has not set, for the kernels started inside."""
+    added = {k: v for k, v in values.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
+
+
 def _first_line(source: str) -> str:
     lines = [ln.strip() for ln in source.splitlines() if ln.strip()]
     line = lines[0] if lines else "<empty>"
@@ -224,7 +237,7 @@ def execute_notebook(
     *,
     cwd: Path = PROJECT_ROOT,
     kernel: str = KERNEL,
-    progress_bar: bool = False,
+    quiet_progress: bool = True,
 ) -> float:
     """Convert a jupytext ``.py`` notebook, execute it with papermill, keep the result.
 
@@ -235,7 +248,9 @@ def execute_notebook(
         parameters: injected by papermill after the ``parameters`` cell.
         cwd: the kernel's working directory (the project root: profile paths are relative to it).
         kernel: Jupyter kernel name.
-        progress_bar: papermill's per-cell progress bar (tqdm).
+        quiet_progress: run the kernel with ``TQDM_DISABLE=1`` (unless the caller's
+            environment sets ``TQDM_DISABLE``) so that progress bars do not clutter the
+            rendered pages; the runner reports progress per notebook instead.
 
     Returns:
         Wall time of the execution in seconds.
@@ -261,11 +276,12 @@ def execute_notebook(
         nb.metadata["kernelspec"] = {"name": kernel, "display_name": "Python 3",
                                      "language": "python"}
         jupytext.write(nb, converted)
-        with atomic_path(output) as tmp:
+        quiet = {"TQDM_DISABLE": "1"} if quiet_progress else {}
+        with atomic_path(output) as tmp, _environment(**quiet):
             try:
                 papermill.execute_notebook(
                     str(converted), str(tmp), parameters=dict(parameters or {}),
-                    kernel_name=kernel, language="python", cwd=str(cwd), progress_bar=progress_bar,
+                    kernel_name=kernel, language="python", cwd=str(cwd), progress_bar=False,
                     log_output=False,
                 )
             except NoSuchKernel:
@@ -405,8 +421,7 @@ def run_book(
     for i, nb in enumerate(todo, 1):
         echo(f"[{i}/{len(todo)}] {nb}: executing ({profile.name} profile) ...")
         times[nb] = execute_notebook(sources[nb], executed_dir / f"{nb}.ipynb",
-                                     profile.parameters.get(nb, {}),
-                                     progress_bar=sys.stderr.isatty())
+                                     profile.parameters.get(nb, {}))
         echo(f"[{i}/{len(todo)}] {nb}: done in {times[nb]:.1f} s")
     if build:
         present = [nb for nb in profile.notebooks if (executed_dir / f"{nb}.ipynb").is_file()]

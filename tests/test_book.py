@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -131,6 +132,20 @@ def test_execute_notebook_injects_parameters_and_cwd(nbdir, tmp_path):
     assert "".join(code[-1]["outputs"][0]["text"]) == f"{tmp_path} 42\n"
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
     assert sorted(p.name for p in out.parent.iterdir()) == ["01_tiny.ipynb"]
+
+
+def test_progress_bars_quiet_in_kernels_unless_asked(nbdir, tmp_path, monkeypatch):
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    src = nbdir / "05_env.py"
+    src.write_text(HEADER + '# %% tags=["parameters"]\nx = 1\n\n'
+                   '# %%\nimport os\nprint(os.environ.get("TQDM_DISABLE"))\n')
+    quiet, loud = tmp_path / "q.ipynb", tmp_path / "l.ipynb"
+    execute_notebook(src, quiet, cwd=tmp_path)
+    execute_notebook(src, loud, cwd=tmp_path, quiet_progress=False)
+    printed = ["".join(json.loads(p.read_text())["cells"][-1]["outputs"][0]["text"])
+               for p in (quiet, loud)]
+    assert printed == ["1\n", "None\n"]
+    assert "TQDM_DISABLE" not in os.environ  # restored after the run
 
 
 def test_failing_notebook_one_line_error_and_no_output(nbdir, tmp_path):
