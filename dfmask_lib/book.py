@@ -248,9 +248,10 @@ def execute_notebook(
         parameters: injected by papermill after the ``parameters`` cell.
         cwd: the kernel's working directory (the project root: profile paths are relative to it).
         kernel: Jupyter kernel name.
-        quiet_progress: run the kernel with ``TQDM_DISABLE=1`` (unless the caller's
-            environment sets ``TQDM_DISABLE``) so that progress bars do not clutter the
-            rendered pages; the runner reports progress per notebook instead.
+        quiet_progress: run the kernel with ``TQDM_DISABLE=1`` and tqdm's "IProgress not
+            found" warning ignored (each unless the caller's environment sets that
+            variable) so that progress bars do not clutter the rendered pages; the runner
+            reports progress per notebook instead.
 
     Returns:
         Wall time of the execution in seconds.
@@ -276,7 +277,9 @@ def execute_notebook(
         nb.metadata["kernelspec"] = {"name": kernel, "display_name": "Python 3",
                                      "language": "python"}
         jupytext.write(nb, converted)
-        quiet = {"TQDM_DISABLE": "1"} if quiet_progress else {}
+        # tqdm.auto warns once per kernel that ipywidgets is absent; the bars are off anyway.
+        quiet = {"TQDM_DISABLE": "1", "PYTHONWARNINGS": "ignore:IProgress not found"} \
+            if quiet_progress else {}
         with atomic_path(output) as tmp, _environment(**quiet):
             try:
                 papermill.execute_notebook(

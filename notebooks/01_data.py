@@ -41,14 +41,12 @@ scl_files = [
 stretch = (2.0, 98.0)
 
 # %%
-import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import rasterio
 
-warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto without ipywidgets
 from dfmask_lib import plots, registry
 from dfmask_lib.classes import CLASS_NAMES, SEN2COR_SCL
 from dfmask_lib.metrics import format_table

@@ -136,15 +136,17 @@ def test_execute_notebook_injects_parameters_and_cwd(nbdir, tmp_path):
 
 def test_progress_bars_quiet_in_kernels_unless_asked(nbdir, tmp_path, monkeypatch):
     monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    monkeypatch.setenv("PYTHONWARNINGS", "default")  # a user's own setting wins
     src = nbdir / "05_env.py"
     src.write_text(HEADER + '# %% tags=["parameters"]\nx = 1\n\n'
-                   '# %%\nimport os\nprint(os.environ.get("TQDM_DISABLE"))\n')
+                   '# %%\nimport os\nprint(os.environ.get("TQDM_DISABLE"), '
+                   'os.environ.get("PYTHONWARNINGS"))\n')
     quiet, loud = tmp_path / "q.ipynb", tmp_path / "l.ipynb"
     execute_notebook(src, quiet, cwd=tmp_path)
     execute_notebook(src, loud, cwd=tmp_path, quiet_progress=False)
     printed = ["".join(json.loads(p.read_text())["cells"][-1]["outputs"][0]["text"])
                for p in (quiet, loud)]
-    assert printed == ["1\n", "None\n"]
+    assert printed == ["1 default\n", "None default\n"]
     assert "TQDM_DISABLE" not in os.environ  # restored after the run
 
 
