@@ -1,4 +1,4 @@
-"""Accuracy metrics as Nambiar et al. (2022, Remote Sens. 14:1825, Sect. 3) compute them.
+"""Accuracy metrics as Nambiar et al. (2022, Remote Sens. 14:1825) compute them.
 
 * Confusion matrix ``C`` with rows = truth, columns = prediction, over the pixels
   whose truth is not 0 (no data / unlabelled). A predicted 0 on a labelled pixel
