@@ -238,3 +238,13 @@ def test_data_notebook_runs_on_the_smoke_profile(tmp_path):
     assert "S2MSI1C" in text and "05.10" in text
     assert "-1000.0000" in text  # the radiometric offset of baseline 05.10
     assert "cloud high probability" in text  # SCL 9 in the 2017 Barbellino scene
+
+
+def test_book_config_renders_offline_without_executing():
+    cfg = yaml.safe_load((PROJECT_ROOT / "_config.yml").read_text())
+    assert cfg["title"] == "Deep F-Mask, reproduced"
+    assert cfg["execute"]["execute_notebooks"] == "off"  # the runner executes, never Sphinx
+    assert cfg["repository"]["url"].startswith("https://github.com/")
+    assert cfg["launch_buttons"]["thebe"] is False and not cfg["launch_buttons"]["binderhub_url"]
+    assert cfg["html"]["use_repository_button"] is False
+    assert cfg["only_build_toc_files"] is True
