@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import h5py
@@ -301,6 +302,11 @@ def test_make_data_on_real_products(products, tmp_path: Path) -> None:
     assert out.stat().st_mtime_ns == mtime
     make_data(src, out, PatchConfig(window=6, patch_size=8, seed=1), labels_dir=labels)
     assert out.stat().st_mtime_ns != mtime  # another config: rebuilt
+    mtime = out.stat().st_mtime_ns
+    label_file = labels / f"{safes[1].stem}_FMASK.tif"
+    os.utime(label_file, ns=(label_file.stat().st_atime_ns, label_file.stat().st_mtime_ns + 10**9))
+    make_data(src, out, PatchConfig(window=6, patch_size=8, seed=1), labels_dir=labels)
+    assert out.stat().st_mtime_ns != mtime  # an input changed: rebuilt
 
 
 def test_make_data_errors(products, tmp_path: Path) -> None:

@@ -184,3 +184,28 @@ def test_classes_from_logits_never_predicts_no_data_and_masks_empty_input() -> N
     assert classes.tolist() == [[[4, 2, 0]]] and classes.dtype == torch.uint8
     expected = np.exp(1.0) / (np.exp(10.0) + np.exp(1.0) + 4)
     assert conf[0, 0, 0].item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_mixed_precision_channels_last_and_workers(data, tmp_path: Path) -> None:
+    train_h5, val_h5 = data
+    cfg = tiny(max_epochs=2, amp=True, channels_last=True, num_workers=1)
+    res = train(cfg, train_h5, val_h5, tmp_path / "amp", progress=False)
+    assert res.epochs_run == 2 and np.isfinite(res.history[-1]["train_loss"])
+    assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
+    model, _, _ = load_checkpoint(tmp_path / "amp" / "last.pt")
+    assert next(model.parameters()).dtype == torch.float32  # weights stay fp32 under autocast
+
+
+def test_device_helpers() -> None:
+    from dfmask_lib.device import amp_dtype, needs_grad_scaler, resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    assert amp_dtype(torch.device("cpu")) == torch.bfloat16
+    assert not needs_grad_scaler(torch.device("cpu"), amp=True)
+    with pytest.raises(ConfigError, match="unknown device"):
+        resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="CUDA is not available"):
+            resolve_device("cuda")
