@@ -338,3 +338,22 @@ def test_make_data_command(products, tmp_path: Path, capsys) -> None:
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("dfmask: error: no LABELS label file") and err.count("\n") == 1
+
+
+def test_make_data_test_mode_keeps_the_human_labels(tmp_path: Path) -> None:
+    from dfmask_lib.patches import make_data
+    from dfmask_lib.reader import find_label_file, read_labels
+    from dfmask_lib.synthetic.splits import write_splits
+
+    splits = write_splits(tmp_path / "synth", n_train=0, n_val=1, n_test=0, size=48,
+                          progress=False)
+    product = splits["VALIDATION"][0]
+    out = make_data(product.parent, tmp_path / "val.h5", PatchConfig(mode="test", window=32,
+                                                                     patch_size=32))
+    truth, _ = read_labels(find_label_file(product, kind="LABELS"))
+    with h5py.File(out) as f:
+        assert f["image"].shape == (4, 7, 32, 32)  # starts 0, 16 per axis
+        assert f["window"][:].tolist() == [[0, 0, 32, 32], [0, 16, 32, 32], [16, 0, 32, 32],
+                                           [16, 16, 32, 32]]
+        np.testing.assert_array_equal(f["label"][3], truth[16:48, 16:48])
+        assert f.attrs["mode"] == "test" and set(f["subset"][:].tolist()) == {-1}

@@ -35,14 +35,10 @@ def train(experiment: str, stage: int, full: bool, train_h5: Path, val_h5: Path,
           batch_size: int, amp: bool, channels_last: bool, workers: int | None, device: str,
           seed: int, resume: bool, out_dir: Path | None) -> None:
     """Train stage N of EXPERIMENT; writes checkpoints, logs and config.json."""
-    import h5py
-
+    from ..patches import PatchDataset
     from ..train import TrainConfig, run_dir, train as run
-    from ..patches import check_patch_file
 
-    check_patch_file(train_h5)
-    with h5py.File(train_h5, "r") as f:
-        in_channels = int(f["image"].shape[1])
+    in_channels = PatchDataset(train_h5).in_channels  # checks the file; the model follows it
     extra = {} if workers is None else {"num_workers": workers}
     cfg = TrainConfig(stage=stage, in_channels=in_channels, full=full, max_epochs=epochs,
                       batch_size=batch_size, amp=amp, channels_last=channels_last,
