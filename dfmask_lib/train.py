@@ -366,14 +366,29 @@ def _write_logs(out_dir: Path, history: list[dict[str, Any]]) -> None:
         tmp.write_text(buf.getvalue())
 
 
-def _check_resumable(saved: dict, cfg: TrainConfig) -> None:
-    now = config_to_dict(cfg)
+def _check_resumable(ckpt: dict, cfg: TrainConfig, data_info: dict, out_dir: Path) -> None:
+    """Refuse to resume a run with another configuration or other data."""
+    now, saved = config_to_dict(cfg), ckpt["config"]
     diff = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k])
     if diff:
         raise ConfigError(
             f"cannot resume: the configuration differs in {diff}; resume with the same settings "
             "or train into a new --out-dir"
         )
+    if ckpt["data"]["fingerprint"] != data_info["fingerprint"]:
+        raise ConfigError(
+            f"cannot resume {out_dir}: its training or validation data (or labels) changed "
+            "since the run started; train into a new out dir or delete the old run"
+        )
+
+
+def _epoch_row(epoch: int, train_loss: float, val_loss: float, cm: np.ndarray,
+               seconds: float) -> dict[str, Any]:
+    """One line of the training log."""
+    sc = scores(cm)
+    return {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
+            "val_miou": sc.miou, "val_oa": sc.oa,
+            **{f"iou_{c}": sc.iou[c] for c in SCORED_CLASSES}, "time_s": round(seconds, 3)}
 
 
 def train(
@@ -442,12 +457,7 @@ def train(
     start_epoch, history, stopped = 0, [], False
     if resume and last.exists():
         ckpt = torch.load(last, map_location=device, weights_only=True)
-        _check_resumable(ckpt["config"], cfg)
-        if ckpt["data"]["fingerprint"] != data_info["fingerprint"]:
-            raise ConfigError(
-                f"cannot resume {out_dir}: its training or validation data (or labels) changed "
-                "since the run started; train into a new out dir or delete the old run"
-            )
+        _check_resumable(ckpt, cfg, data_info, out_dir)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scaler.load_state_dict(ckpt["scaler"])
@@ -476,11 +486,7 @@ def train(
         train_loss = _train_epoch(model, train_loader, loss_fn, optimizer, scaler, cfg, device,
                                   augment_gen, f"epoch {epoch + 1}", progress)
         val_loss, cm = _evaluate(model, val_loader, loss_fn, cfg, device)
-        sc = scores(cm)
-        row = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
-               "val_miou": sc.miou, "val_oa": sc.oa,
-               **{f"iou_{c}": sc.iou[c] for c in SCORED_CLASSES},
-               "time_s": round(time.perf_counter() - t0, 3)}
+        row = _epoch_row(epoch + 1, train_loss, val_loss, cm, time.perf_counter() - t0)
         history.append(row)
         mious = [h["val_miou"] for h in history]
         stopped = should_stop(mious, cfg.ma_window, cfg.patience)
@@ -488,12 +494,12 @@ def train(
                 "scaler": scaler.state_dict(), "rng": _rng_state(), "epoch": epoch + 1,
                 "history": history, "config": config_to_dict(cfg), "stopped_early": stopped,
                 "data": data_info, "version": __version__}
-        best_so_far = max(np.nan_to_num(mious[:-1], nan=-1.0), default=-1.0)
-        if not os.path.exists(out_dir / "best.pt") or np.nan_to_num(sc.miou, nan=-1.0) > best_so_far:
+        scored = np.nan_to_num(mious, nan=-1.0)  # an all-NaN epoch is never the best
+        if not (out_dir / "best.pt").exists() or scored[-1] > scored[:-1].max(initial=-1.0):
             _save(out_dir / "best.pt", ckpt)
-        _save(last, ckpt)
+        _save(last, ckpt)  # last, so that a crash in between resumes from the older epoch
         _write_logs(out_dir, history)
-        epochs.set_postfix(loss=f"{row['train_loss']:.3f}", miou=f"{sc.miou:.3f}")
+        epochs.set_postfix(loss=f"{row['train_loss']:.3f}", miou=f"{row['val_miou']:.3f}")
         if stopped:
             break
     epochs.close()
