@@ -124,7 +124,8 @@ def main() -> None:
         print("CUDA: not available on this machine; CPU only")
     print(f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"batch {args.batch} x 7 x {args.size} x {args.size}, median of {args.steps} interleaved rounds; ratios vs {args.variants[0]}")
+          f"batch {args.batch} x 7 x {args.size} x {args.size}, median of {args.steps} "
+          f"interleaved rounds; ratios vs {args.variants[0]}")
 
     rows = []
     for device in devices:

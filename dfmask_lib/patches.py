@@ -45,7 +45,8 @@ from .scene import S2_BANDS, Scene, ndsi
 
 __all__ = [
     "INPUT_SETS", "PatchConfig", "window_starts", "scene_windows", "input_stack",
-    "extract_patches", "split_subsets", "write_patches", "find_products", "make_data", "check_patch_file",
+    "extract_patches", "split_subsets", "write_patches", "find_products", "make_data",
+    "check_patch_file",
     "read_patch_config", "fingerprint", "PatchDataset",
 ]
 

@@ -227,7 +227,10 @@ def _save(path: Path, obj: Any) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[UNet, TrainConfig, dict]:
-    """Rebuild the model of a checkpoint from its stored config; return (model in eval mode, config, checkpoint).
+    """Rebuild a checkpoint's model from its stored config.
+
+    Returns:
+        (model in eval mode on ``device``, its :class:`TrainConfig`, the checkpoint dict).
 
     Raises:
         MissingDataError: no file. DataFileError: not a dfmask checkpoint.
@@ -438,7 +441,8 @@ def train(
     train_set = PatchDataset(train_h5, subsets=subsets, labels=labels, in_channels=cfg.in_channels)
     val_set = PatchDataset(val_h5, in_channels=cfg.in_channels)
     if len(train_set) == 0 or len(val_set) == 0:
-        raise DataFileError(f"no patches to train on ({len(train_set)}) or validate with ({len(val_set)})")
+        raise DataFileError(
+            f"no patches to train on ({len(train_set)}) or validate with ({len(val_set)})")
     # MFB weights from the labels this run actually uses (never stale after relabelling).
     class_weights = mfb_weights(train_set.class_histogram())
 

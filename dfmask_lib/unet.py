@@ -65,7 +65,8 @@ class UNetConfig:
 
 #: Network size per self-training stage: (start filters, depth). Parameter counts for 7 input
 #: channels: 1,944,710 / 7,767,302 / 17,502,150 / 31,107,846 (Nambiar et al. 2022, stage table).
-STAGES: Mapping[int, tuple[int, int]] = MappingProxyType({0: (16, 5), 1: (32, 5), 2: (24, 6), 3: (32, 6)})
+STAGES: Mapping[int, tuple[int, int]] = MappingProxyType(
+    {0: (16, 5), 1: (32, 5), 2: (24, 6), 3: (32, 6)})
 
 
 def stage_config(stage: int, in_channels: int = 7) -> UNetConfig:

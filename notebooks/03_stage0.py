@@ -101,7 +101,8 @@ print("Fmask label files:", sum(find_label_file(p, kind="FMASK") is not None
 # only when their inputs or configuration change.
 
 # %%
-train_h5 = make_data(train_dir, Path(patches_dir) / "train_fmask.h5", PatchConfig(mode="train", seed=seed))
+train_h5 = make_data(train_dir, Path(patches_dir) / "train_fmask.h5",
+                     PatchConfig(mode="train", seed=seed))
 val_h5 = make_data(val_dir, Path(patches_dir) / "validation_truth.h5", PatchConfig(mode="test"))
 train_set, val_set = PatchDataset(train_h5), PatchDataset(val_h5)
 hist = train_set.class_histogram()

@@ -12,8 +12,8 @@ import torch
 from dfmask_lib.errors import ConfigError, DataFileError, MissingDataError
 from dfmask_lib.patches import PatchConfig, write_patches
 from dfmask_lib.train import (
-    LEARNING_RATES, TrainConfig, classes_from_logits, load_checkpoint, mfb_weights, moving_average, predict_patches,
-    should_stop, train,
+    LEARNING_RATES, TrainConfig, classes_from_logits, load_checkpoint, mfb_weights, moving_average,
+    predict_patches, should_stop, train,
 )
 
 
