@@ -400,6 +400,7 @@ def train(
     val_h5: str | os.PathLike,
     out_dir: str | os.PathLike,
     resume: bool = False,
+    restart_on_change: bool = False,
     labels: np.ndarray | None = None,
     progress: bool = True,
 ) -> TrainResult:
@@ -411,6 +412,9 @@ def train(
             patch file (human labels).
         out_dir: output folder (see the module docstring).
         resume: continue an interrupted run; a finished run is returned as it is.
+        restart_on_change: with ``resume``, start afresh (replacing the old run's files, with a
+            warning) when the old run had another configuration or other data, instead of
+            raising (for the book: regenerated data retrain, an unchanged run is only reloaded).
         labels: pseudo-labels (N, P, P) uint8 over all training patches, required for stages > 0
             outside ``full`` mode (they come from the previous stage's model).
         progress: show tqdm bars.
@@ -459,6 +463,14 @@ def train(
                  "fingerprint": [fingerprint(train_h5), fingerprint(val_h5),
                                  "" if labels is None else hashlib.sha256(labels).hexdigest()[:16]]}
     start_epoch, history, stopped = 0, [], False
+    if resume and last.exists() and restart_on_change:
+        try:
+            _check_resumable(torch.load(last, map_location="cpu", weights_only=True), cfg,
+                             data_info, out_dir)
+        except ConfigError as exc:
+            warnings.warn(f"starting {out_dir} afresh: {exc}", stacklevel=2)
+            for name in ("last.pt", "best.pt", "log.csv", "log.json"):
+                (out_dir / name).unlink(missing_ok=True)
     if resume and last.exists():
         ckpt = torch.load(last, map_location=device, weights_only=True)
         _check_resumable(ckpt, cfg, data_info, out_dir)

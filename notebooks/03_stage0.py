@@ -37,8 +37,8 @@
 synthetic_dir = "data/generated/default/synthetic"
 # Where the patch files go.
 patches_dir = "data/generated/default/patches"
-# The run goes to <runs_dir>/<experiment>/stage0; rerunning resumes it (a finished run is
-# only reloaded). Kept under data/generated so that `make clean` starts it afresh.
+# The run goes to <runs_dir>/<experiment>/stage0; rerunning resumes it (a finished run is only
+# reloaded; changed data or settings start it afresh).
 runs_dir = "data/generated/default/runs"
 experiment = "synthetic"
 # Epochs (upper bound; early stopping may end sooner). 40 take about 10 min on 2 CPU cores with amp.
@@ -121,7 +121,7 @@ cfg = TrainConfig(stage=0, in_channels=len(train_set.bands), full=True, max_epoc
                   batch_size=batch_size, amp=amp, channels_last=channels_last,
                   num_workers=num_workers, seed=seed)
 out_dir = Path(runs_dir) / experiment / "stage0"
-result = train(cfg, train_h5, val_h5, out_dir, resume=True)
+result = train(cfg, train_h5, val_h5, out_dir, resume=True, restart_on_change=True)
 model, _, ckpt = load_checkpoint(out_dir / "best.pt")
 print(f"U-Net stage 0: {count_parameters(model):,} parameters; lr {cfg.lr:g}, batch {cfg.batch_size}, "
       f"amp {cfg.amp}")

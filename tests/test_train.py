@@ -146,6 +146,13 @@ def test_run_errors(data, tmp_path: Path) -> None:
     write_patches(other, learnable_scenes(16, seed=9), PatchConfig(window=32, patch_size=32))
     with pytest.raises(ConfigError, match="data .or labels. changed"):
         train(tiny(max_epochs=2), other, val_h5, tmp_path / "r", resume=True, progress=False)
+    with pytest.warns(UserWarning, match="afresh.*data .or labels. changed"):
+        res = train(tiny(max_epochs=1), other, val_h5, tmp_path / "r", resume=True,
+                    restart_on_change=True, progress=False)
+    assert res.epochs_run == 1
+    again = train(tiny(max_epochs=1), other, val_h5, tmp_path / "r", resume=True,
+                  restart_on_change=True, progress=False)  # unchanged: reloaded as it is
+    assert again.history == res.history
     with pytest.raises(DataFileError, match="model takes 13"):
         train(tiny(in_channels=13), train_h5, val_h5, tmp_path / "c", progress=False)
     with pytest.raises(MissingDataError):
