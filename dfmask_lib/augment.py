@@ -1,7 +1,7 @@
 """On-the-fly augmentation of training batches (self-training stages 1-3).
 
 Each transform is applied per sample with probability 0.5 (Nambiar et al. 2022, Remote Sens.
-14:1825, Sect. 2.4): horizontal flip, vertical flip, rot90 (k = 1-3), central zoom-in, cut-out.
+14:1825): horizontal flip, vertical flip, rot90 (k = 1-3), central zoom-in, cut-out.
 
 * Zoom-in: a central crop whose side is a fraction of the patch side drawn uniformly from
   [0.25, 0.90] (:data:`ZOOM_RANGE`), resized back to the patch size — bilinear for the image,

@@ -1,9 +1,9 @@
 """Network data: cut scenes into 256 px patches, store them in HDF5, serve them to torch.
 
-Patch geometry (Nambiar et al. 2022, Remote Sens. 14:1825, Sect. 2.3): non-overlapping 254 px
-windows on the 20 m grid (22 x 22 = 484 per 5490 px tile), the last row and column snapped to
-the scene edge, each zero-padded to 256 px (so that 2**(depth-1) divides it); patches whose label
-is all 0 (no data / unlabelled) are dropped. Training patches carry Fmask labels (``*FMASK.tif``);
+Patch geometry (Nambiar et al. 2022, Remote Sens. 14:1825, doi:10.3390/rs14081825, and the
+authors' code): non-overlapping 254 px windows on the 20 m grid (22 x 22 = 484 per 5490 px
+tile), the last row and column snapped to the scene edge, each zero-padded to 256 px (so that
+2**(depth-1) divides it); patches whose label is all 0 (no data / unlabelled) are dropped. Training patches carry Fmask labels (``*FMASK.tif``);
 validation and test patches keep the human labels (``*LABELS.tif``). Training patches are
 shuffled once, seeded, into 4 subsets of ~25 % for the self-training plan (stored as ``subset``;
 -1 in test mode).
@@ -28,7 +28,8 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from types import MappingProxyType
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import h5py
 import numpy as np
@@ -46,16 +47,15 @@ from .scene import S2_BANDS, Scene, ndsi
 __all__ = [
     "INPUT_SETS", "PatchConfig", "window_starts", "scene_windows", "input_stack",
     "extract_patches", "split_subsets", "write_patches", "find_products", "make_data",
-    "check_patch_file",
-    "read_patch_config", "fingerprint", "PatchDataset",
+    "check_patch_file", "read_patch_config", "fingerprint", "PatchDataset",
 ]
 
 #: Network input channels per input set. "swirndsi" is the authors' default (B02, B03, B04, B08,
 #: B11, B12 + NDSI); "all13" is every MSI band in the canonical order.
-INPUT_SETS: dict[str, tuple[str, ...]] = {
+INPUT_SETS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "swirndsi": ("B02", "B03", "B04", "B08", "B11", "B12", "NDSI"),
     "all13": S2_BANDS,
-}
+})
 MODES = ("train", "test")
 #: Label file kind per mode: Fmask labels for training, human labels for validation/test.
 LABEL_KIND = {"train": "FMASK", "test": "LABELS"}

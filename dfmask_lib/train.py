@@ -1,6 +1,6 @@
 """Supervised training of one self-training stage: one readable loop, resumable bit for bit.
 
-Recipe (Nambiar et al. 2022, Remote Sens. 14:1825, doi:10.3390/rs14081825, Sect. 2.4-2.5):
+Recipe (Nambiar et al. 2022, Remote Sens. 14:1825, doi:10.3390/rs14081825, and the authors' code):
 cross-entropy with class 0 ignored and median-frequency-balanced class weights, Adam (learning
 rate per stage, weight decay 1e-5, no schedule), up to 400 epochs, early stopping when the
 10-epoch moving average of the validation mIoU (classes 1-5, labelled pixels of the

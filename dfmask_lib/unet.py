@@ -1,6 +1,6 @@
 """The U-Net family of Deep F-Mask: one network size per self-training stage.
 
-Architecture (Nambiar et al. 2022, Remote Sens. 14:1825, doi:10.3390/rs14081825, Sect. 3 and the
+Architecture (Nambiar et al. 2022, Remote Sens. 14:1825, doi:10.3390/rs14081825, and the
 table of stage sizes; reimplemented from the description, not copied):
 
 * block = (conv 3x3 -> ReLU -> BatchNorm) x 2 -> Dropout2d(0.25);
