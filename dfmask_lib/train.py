@@ -1,7 +1,7 @@
 """Supervised training of one self-training stage: one readable loop, resumable bit for bit.
 
-Recipe (Nambiar et al. 2022, Remote Sens. 14:1825, doi:10.3390/rs14081825, and the authors' code):
-cross-entropy with class 0 ignored and median-frequency-balanced class weights, Adam (learning
+Recipe (Nambiar et al. 2022, Remote Sens. 14:1825, doi:10.3390/rs14081825, and the authors'
+code): cross-entropy with class 0 ignored and median-frequency-balanced class weights, Adam (learning
 rate per stage, weight decay 1e-5, no schedule), up to 400 epochs, early stopping when the
 10-epoch moving average of the validation mIoU (classes 1-5, labelled pixels of the
 human-labelled validation patches) has not improved for 10 epochs, keep the epoch with the best
@@ -435,6 +435,8 @@ def train(
         raise ConfigError(f"{out_dir} already holds a run; pass resume=True (--resume) or a new out dir")
     device = resolve_device(cfg.device)
     if cfg.deterministic:
+        # Process-wide setting (torch has no scoped form); ops without a deterministic
+        # implementation only warn.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # needed by cuBLAS
         torch.use_deterministic_algorithms(True, warn_only=True)
     random.seed(cfg.seed)
