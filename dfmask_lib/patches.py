@@ -45,7 +45,8 @@ from .errors import BandError, ConfigError, DataFileError, LabelError, MissingDa
 from .scene import S2_BANDS, Scene, ndsi
 
 __all__ = [
-    "INPUT_SETS", "PatchConfig", "window_starts", "scene_windows", "input_stack",
+    "INPUT_SETS", "PatchConfig", "window_starts", "scene_windows", "labelled_windows",
+    "input_stack",
     "extract_patches", "split_subsets", "write_patches", "find_products", "make_data",
     "check_patch_file", "read_patch_config", "fingerprint", "PatchDataset",
 ]
@@ -57,6 +58,8 @@ INPUT_SETS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "all13": S2_BANDS,
 })
 MODES = ("train", "test")
+#: Patches extracted and written at a time (one row of a 5490 px tile).
+WRITE_BLOCK = 22
 #: Label file kind per mode: Fmask labels for training, human labels for validation/test.
 LABEL_KIND = {"train": "FMASK", "test": "LABELS"}
 LABEL_TABLE = {"FMASK": FMASK, "LABELS": PROJECT}
@@ -149,8 +152,16 @@ def input_stack(scene: Scene, input_set: str = "swirndsi") -> np.ndarray:
     return stack
 
 
+def labelled_windows(label: np.ndarray, window: int = 254) -> np.ndarray:
+    """The windows of :func:`scene_windows` whose label is not all 0 (int32 (N, 4))."""
+    wins = scene_windows(label.shape, window)
+    keep = [i for i, (r, c, h, w) in enumerate(wins) if label[r:r + h, c:c + w].any()]
+    return wins[keep]
+
+
 def extract_patches(
-    image: np.ndarray, label: np.ndarray, window: int = 254, patch_size: int = 256
+    image: np.ndarray, label: np.ndarray, window: int = 254, patch_size: int = 256,
+    windows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cut an image and its label into zero-padded patches, dropping all-0-label patches.
 
@@ -159,10 +170,15 @@ def extract_patches(
         label: uint8 (H, W) project codes 0-5 (0 = no data / unlabelled).
         window: window size on the grid (see :func:`window_starts`).
         patch_size: padded size (>= window); padding is 0 in image and label.
+        windows: cut only these windows (rows of :func:`labelled_windows`), e.g. to write a
+            tile in blocks; default all labelled windows.
 
     Returns:
         images float32 (N, C, P, P), labels uint8 (N, P, P), windows int32 (N, 4)
         (row, col, height, width of the unpadded part), N = kept patches.
+
+    Raises:
+        BandError / LabelError: wrong dtypes or shapes. DataFileError: label codes outside 0-5.
     """
     if image.ndim != 3 or image.dtype != np.float32:
         raise BandError(f"image must be float32 (C, H, W), got {image.dtype} {image.shape}")
@@ -170,17 +186,15 @@ def extract_patches(
         raise LabelError(
             f"label must be uint8 {image.shape[1:]} (the image grid), got {label.dtype} {label.shape}"
         )
-    check_label_codes(label, "label")
     if patch_size < window:
         raise ConfigError(f"patch_size {patch_size} is smaller than window {window}")
-    wins = scene_windows(label.shape, window)
-    keep = [i for i, (r, c, h, w) in enumerate(wins) if label[r:r + h, c:c + w].any()]
-    wins = wins[keep]
+    wins = labelled_windows(label, window) if windows is None else np.asarray(windows, np.int32)
     images = np.zeros((len(wins), image.shape[0], patch_size, patch_size), dtype=np.float32)
     labels = np.zeros((len(wins), patch_size, patch_size), dtype=np.uint8)
     for k, (r, c, h, w) in enumerate(wins):
         images[k, :, :h, :w] = image[:, r:r + h, c:c + w]
         labels[k, :h, :w] = label[r:r + h, c:c + w]
+    check_label_codes(labels, "label")
     return images, labels, wins
 
 
@@ -246,13 +260,16 @@ def write_patches(
                     f"{name}: image has {image.shape[0]} channels, input set "
                     f"{config.input_set!r} needs {n_ch} ({list(config.bands)})"
                 )
-            images, labels, wins = extract_patches(image, label, config.window, p)
-            k = len(images)
-            for ds in (img, lab, src, win):
-                ds.resize(n + k, axis=0)
-            img[n:n + k], lab[n:n + k], win[n:n + k] = images, labels, wins
-            src[n:n + k] = [name] * k
-            n += k
+            kept = labelled_windows(label, config.window)
+            # In blocks of one tile row (22 windows): a tile's patches never sit in memory at once.
+            for block in np.array_split(kept, max(1, -(-len(kept) // WRITE_BLOCK))):
+                images, labels, wins = extract_patches(image, label, config.window, p, block)
+                k = len(images)
+                for ds in (img, lab, src, win):
+                    ds.resize(n + k, axis=0)
+                img[n:n + k], lab[n:n + k], win[n:n + k] = images, labels, wins
+                src[n:n + k] = [name] * k
+                n += k
         if config.mode == "train":
             subset = split_subsets(n, config.n_subsets, config.seed)
         else:

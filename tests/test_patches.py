@@ -357,3 +357,17 @@ def test_make_data_test_mode_keeps_the_human_labels(tmp_path: Path) -> None:
                                            [16, 16, 32, 32]]
         np.testing.assert_array_equal(f["label"][3], truth[16:48, 16:48])
         assert f.attrs["mode"] == "test" and set(f["subset"][:].tolist()) == {-1}
+
+
+def test_writing_in_blocks_gives_the_patches_of_one_extraction(tmp_path: Path, monkeypatch) -> None:
+    import dfmask_lib.patches as patches
+
+    monkeypatch.setattr(patches, "WRITE_BLOCK", 2)
+    scene = scenes(1, 7, size=20)  # windows at 0, 6, 12, 14 per axis: 16 - 1 empty
+    write_patches(tmp_path / "b.h5", scene, CFG)
+    images, labels, wins = extract_patches(scene[0][1], scene[0][2], 6, 8)
+    with h5py.File(tmp_path / "b.h5") as f:
+        assert len(wins) == f["image"].shape[0] == 15
+        np.testing.assert_array_equal(f["image"][:], images)
+        np.testing.assert_array_equal(f["label"][:], labels)
+        np.testing.assert_array_equal(f["window"][:], wins)
