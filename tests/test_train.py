@@ -216,3 +216,27 @@ def test_device_helpers() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+@pytest.mark.slow
+def test_full_size_stage0_on_synthetic_products(tmp_path: Path) -> None:
+    """The real pipeline at real sizes: synthetic SAFE products, Fmask labels, 256 px patches,
+    the 1.94 M-parameter stage-0 U-Net, two epochs, resumed once."""
+    from dfmask_lib.fmask import fmask_product
+    from dfmask_lib.patches import make_data
+    from dfmask_lib.synthetic.splits import write_splits
+
+    splits = write_splits(tmp_path / "synth", n_train=2, n_val=1, n_test=0, size=258,
+                          progress=False)
+    for product in splits["TRAIN"]:
+        fmask_product(product)
+    train_h5 = make_data(tmp_path / "synth" / "TRAIN", tmp_path / "train.h5")
+    val_h5 = make_data(tmp_path / "synth" / "VALIDATION", tmp_path / "val.h5",
+                       PatchConfig(mode="test"))
+    cfg = TrainConfig(full=True, max_epochs=1, num_workers=0, device="cpu")
+    train(cfg, train_h5, val_h5, tmp_path / "run", progress=False)
+    res = train(TrainConfig(full=True, max_epochs=2, num_workers=0, device="cpu"), train_h5,
+                val_h5, tmp_path / "run", resume=True, progress=False)
+    assert res.epochs_run == 2 and res.history[1]["train_loss"] < res.history[0]["train_loss"]
+    model, cfg, _ = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert sum(p.numel() for p in model.parameters()) == 1_944_710
