@@ -48,7 +48,7 @@ __all__ = [
     "INPUT_SETS", "PatchConfig", "window_starts", "scene_windows", "labelled_windows",
     "input_stack",
     "extract_patches", "split_subsets", "write_patches", "find_products", "make_data",
-    "check_patch_file", "read_patch_config", "fingerprint", "PatchDataset",
+    "check_label_codes", "check_patch_file", "read_patch_config", "fingerprint", "PatchDataset",
 ]
 
 #: Network input channels per input set. "swirndsi" is the authors' default (B02, B03, B04, B08,
