@@ -43,6 +43,7 @@ from .classes import CLASS_CODES, FMASK, PROJECT
 from .config import config_from_dict, config_to_json
 from .errors import BandError, ConfigError, DataFileError, LabelError, MissingDataError
 from .scene import S2_BANDS, Scene, ndsi
+from .progress import disable_bar
 
 __all__ = [
     "INPUT_SETS", "PatchConfig", "window_starts", "scene_windows", "labelled_windows",
@@ -521,7 +522,7 @@ class PatchDataset(Dataset):
         hist = np.zeros(len(CLASS_CODES), dtype=np.int64)
         source = self.labels if self.labels is not None else self._h5()["label"]
         for j in tqdm(self.indices, desc="class statistics", unit="patch", leave=False,
-                      disable=len(self.indices) < 500):
+                      disable=disable_bar(len(self.indices) >= 500)):
             label = np.asarray(source[int(j)])
             check_label_codes(label, f"{self.path.name} patch {int(j)}")
             hist += np.bincount(label.ravel(), minlength=len(CLASS_CODES))[: len(CLASS_CODES)]

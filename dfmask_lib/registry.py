@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 from . import paths
 from .atomic import atomic_dir, atomic_path
 from .errors import DataFileError, DfmaskError, MissingDataError
+from .progress import disable_bar
 
 __all__ = ["Entry", "MANIFEST_PATH", "manifest", "fetch", "fetch_dir", "names", "cache_dir",
            "is_offline"]
@@ -270,6 +271,6 @@ def fetch_dir(prefix: str, *, progress: bool = True) -> Path:
         raise MissingDataError(f"no registered data files under {prefix!r}; see "
                                "data/registry.csv for the folders")
     for n in tqdm(wanted, desc=f"fetching {Path(prefix).name}", unit="file", leave=False,
-                  disable=not progress or len(wanted) < 20):
+                  disable=disable_bar(progress and len(wanted) >= 20)):
         fetch(n)
     return cache_dir() / prefix

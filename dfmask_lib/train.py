@@ -48,6 +48,7 @@ from .metrics import confusion_matrix, scores
 from .patches import PatchDataset, fingerprint
 from .paths import PROJECT_ROOT
 from .unet import STAGES, UNet, UNetConfig
+from .progress import disable_bar
 
 __all__ = [
     "LEARNING_RATES", "TrainConfig", "TrainResult", "mfb_weights", "moving_average",
@@ -312,7 +313,7 @@ def _train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module,
     """One pass over the training loader; returns the mean batch loss."""
     model.train()
     loss_sum, n_batches = 0.0, 0
-    for batch in tqdm(loader, desc=desc, unit="batch", leave=False, disable=not progress):
+    for batch in tqdm(loader, desc=desc, unit="batch", leave=False, disable=disable_bar(progress)):
         x, y = _to_device(batch, device, cfg.channels_last)
         if cfg.augment:
             x, y = augment_batch(x, y, augment_gen)
@@ -494,7 +495,7 @@ def train(
     val_loader = DataLoader(val_set, batch_size=cfg.batch_size, num_workers=workers,
                             persistent_workers=workers > 0, pin_memory=device.type == "cuda")
     epochs = tqdm(range(start_epoch, cfg.max_epochs), desc=f"stage {cfg.stage}", unit="epoch",
-                  initial=start_epoch, total=cfg.max_epochs, disable=not progress or stopped)
+                  initial=start_epoch, total=cfg.max_epochs, disable=disable_bar(progress and not stopped))
     for epoch in epochs:
         if stopped:
             break

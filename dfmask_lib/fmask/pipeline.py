@@ -18,6 +18,7 @@ from ..errors import BandError, ConfigError
 from ..scene import Scene
 from . import commission, compose, indices, masks, probability, shadow
 from .config import FmaskConfig
+from ..progress import disable_bar
 
 __all__ = ["REQUIRED_BANDS", "FmaskResult", "run_fmask"]
 
@@ -106,7 +107,7 @@ def run_fmask(scene: Scene, config: FmaskConfig = FmaskConfig(), *,
     _check_inputs(scene, dem, water_occurrence)
     if progress is None:
         progress = scene.shape[0] * scene.shape[1] >= _PROGRESS_PIXELS
-    bar = tqdm(total=12, desc="fmask", disable=not progress, leave=False)
+    bar = tqdm(total=12, desc="fmask", disable=disable_bar(progress), leave=False)
     has = set(scene.band_names)
     blue, green, red = scene.band("B02"), scene.band("B03"), scene.band("B04")
     nir, swir1, swir2 = scene.band("B8A"), scene.band("B11"), scene.band("B12")

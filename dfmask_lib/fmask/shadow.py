@@ -20,6 +20,7 @@ from ..geometry import shadow_offset
 from ._util import check_arrays, masked_percentile
 from .commission import EIGHT
 from .config import FmaskConfig
+from ..progress import disable_bar
 
 __all__ = ["flood_fill", "potential_shadow", "ShadowMatch", "match_shadows"]
 
@@ -253,7 +254,7 @@ def match_shadows(cloud: np.ndarray, pshadow: np.ndarray, obs: np.ndarray,
                   np.arange(config.min_height, config.max_height + step / 2, step))
 
     for obj, sl in enumerate(tqdm(ndi.find_objects(labels), desc="shadow matching",
-                                  disable=not progress, leave=False), start=1):
+                                  disable=disable_bar(progress), leave=False), start=1):
         mask = labels[sl] == obj
         rows, cols = np.nonzero(mask)
         rows, cols = rows + sl[0].start, cols + sl[1].start

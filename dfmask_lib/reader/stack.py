@@ -16,6 +16,7 @@ import rasterio
 from tqdm.auto import tqdm
 
 from .resample import Grid, read_band_on_grid
+from ..progress import disable_bar
 
 __all__ = ["BandSource", "ReflectanceStack", "read_reflectance_stack", "SATURATION_BANDS"]
 
@@ -59,7 +60,8 @@ def read_reflectance_stack(sources: Sequence[BandSource], grid: Grid,
     nodata = np.zeros((h, w), dtype=bool)
     saturated = None
     q = np.float32(quantification)
-    bar = tqdm(sources, desc="reading bands", unit="band", disable=not progress or len(sources) < 2,
+    bar = tqdm(sources, desc="reading bands", unit="band",
+               disable=disable_bar(progress and len(sources) >= 2),
                leave=False)
     for i, src in enumerate(bar):
         band = read_band_on_grid(src.dataset, grid, src.index, src.nodata_value)

@@ -28,6 +28,7 @@ from ..config import load_config, save_config
 from ..errors import ConfigError
 from .safe_writer import ProductInfo, write_safe
 from .scene import MIN_SIZE, SynthConfig, generate
+from ..progress import disable_bar
 
 __all__ = ["SplitsConfig", "DEFAULT_SPLITS", "Location", "LOCATIONS", "SETTINGS", "SPLITS",
            "mgrs_tile", "sun_position", "scene_plan", "write_splits", "ensure_splits",
@@ -277,7 +278,7 @@ def write_splits(outdir: str | os.PathLike, n_train: int = DEFAULT_SPLITS.n_trai
         for split in SPLITS:
             (tmp / split).mkdir()
         for split, synth, info in tqdm(jobs, desc="synthetic scenes", unit="scene",
-                                       disable=not progress):
+                                       disable=disable_bar(progress)):
             path = write_safe(generate(synth), info, tmp / split)
             out[split].append(outdir / split / path.name)
         save_config(cfg, tmp / CONFIG_NAME)
