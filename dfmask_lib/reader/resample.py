@@ -28,7 +28,7 @@ import rasterio
 from affine import Affine
 from rasterio.windows import Window
 
-from ..errors import ProductError
+from ..errors import ConfigError, ProductError
 
 __all__ = ["Grid", "BandOnGrid", "snap_grid", "read_band_on_grid", "block_mean", "bilinear",
            "as_dn"]
@@ -99,8 +99,12 @@ def snap_grid(bounds: tuple[float, float, float, float], res: float, crs: object
     (or (0, 0) when unknown) keeps a crop on its tile's 20 m grid.
 
     Raises:
+        ConfigError: if ``res`` is not a positive number of metres.
         ProductError: if the bounds hold less than one pixel.
     """
+    if not (math.isfinite(res) and res > 0):
+        raise ConfigError(f"resolution {res!r} is not a positive pixel size in metres; "
+                          "use e.g. 20 (the method's grid)")
     left, bottom, right, top = bounds
     ax, ay = anchor
     x0 = ax + math.ceil((left - ax) / res - 1e-9) * res

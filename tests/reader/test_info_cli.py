@@ -40,6 +40,9 @@ def test_info_bad_inputs(capsys, tmp_path, safe_a, safe_copy):
     assert code == 2 and err.startswith("dfmask: error: ") and "not valid XML" in err
     code, _, err = run(capsys, safe_a / "INSPIRE.xml")  # an XML that is not MTD_MSIL1C.xml
     assert code == 2 and err.count("\n") == 1 and "not MTD_MSIL1C.xml" in err
+    for res in ("0", "nan"):  # once a ZeroDivisionError / ValueError traceback
+        code, out, err = run(capsys, safe_a, "--resolution", res)
+        assert code == 2 and out == "" and err.count("\n") == 1 and "positive pixel size" in err
 
 
 def test_info_on_a_geotiff_stack(capsys, tmp_path):

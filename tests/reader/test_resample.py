@@ -8,7 +8,7 @@ import rasterio
 from affine import Affine
 from rasterio.windows import Window
 
-from dfmask_lib.errors import ProductError
+from dfmask_lib.errors import ConfigError, ProductError
 from dfmask_lib.reader.resample import Grid, as_dn, block_mean, read_band_on_grid, snap_grid
 
 from .conftest import write_tif
@@ -38,6 +38,12 @@ def test_snap_grid_keeps_the_tile_grid():
     assert g.bounds == (435740.0, 4160000.0, 455060.0, 4179460.0)
     with pytest.raises(ProductError, match="no whole"):
         snap_grid((0.0, 0.0, 10.0, 10.0), 20.0)
+
+
+@pytest.mark.parametrize("res", [0.0, -20.0, float("nan"), float("inf")])
+def test_snap_grid_refuses_impossible_resolution(res):
+    with pytest.raises(ConfigError, match="not a positive pixel size"):
+        snap_grid((0.0, 0.0, 100.0, 100.0), res)
 
 
 def test_grid_window_checks_bounds():
