@@ -144,11 +144,15 @@ def parse_product_xml(data: bytes, what: str = "MTD_MSIL1C.xml") -> ProductXml:
         if bid not in ids:
             raise ProductError(f"{what}: RADIO_ADD_OFFSET for unknown band_id {bid!r}")
         offsets[ids[bid]] = _float(e.text or "", "RADIO_ADD_OFFSET", what)
+    quantification = _float(_text(root, "QUANTIFICATION_VALUE", what), "QUANTIFICATION_VALUE",
+                            what)
+    if not (np.isfinite(quantification) and quantification > 0):
+        raise ProductError(f"{what}: QUANTIFICATION_VALUE is {quantification:g}, not a positive "
+                           "number (10000 for L1C); the metadata is damaged")
     return ProductXml(
         product_type=product_type,
         processing_baseline=_text(root, "PROCESSING_BASELINE", what),
-        quantification_value=_float(_text(root, "QUANTIFICATION_VALUE", what),
-                                    "QUANTIFICATION_VALUE", what),
+        quantification_value=quantification,
         radio_add_offset=offsets,
         spacecraft=_text(root, "SPACECRAFT_NAME", what, default=""),
         sensing_time=_text(root, "PRODUCT_START_TIME", what, default=""),

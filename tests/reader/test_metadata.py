@@ -46,3 +46,14 @@ def test_circular_means():
     zen, az = mean_angle_grid(np.array([[[1.0, np.nan]], [[3.0, np.nan]]]),
                               np.array([[[350.0, np.nan]], [[30.0, np.nan]]]))
     assert zen[0, 0] == 2.0 and np.isnan(zen[0, 1]) and az[0, 0] == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("value", ["0", "-10000", "nan"])
+def test_impossible_quantification_value_refused(safe_a, value):
+    xml = (safe_a / "MTD_MSIL1C.xml").read_text()
+    old = "<QUANTIFICATION_VALUE"
+    assert old in xml
+    start = xml.index(">", xml.index(old)) + 1
+    xml = xml[:start] + value + xml[xml.index("<", start):]
+    with pytest.raises(ProductError, match="QUANTIFICATION_VALUE is .* not a positive"):
+        parse_product_xml(xml.encode())
