@@ -15,6 +15,7 @@ import numpy as np
 import rasterio
 from tqdm.auto import tqdm
 
+from ..errors import ConfigError
 from .resample import Grid, read_band_on_grid
 from ..progress import disable_bar
 
@@ -52,9 +53,15 @@ def read_reflectance_stack(sources: Sequence[BandSource], grid: Grid,
         sources: one per output band, in output order.
         grid: target grid (e.g. a window of the 20 m tile grid).
         offsets: band name -> RADIO_ADD_OFFSET (missing names mean 0).
-        quantification: QUANTIFICATION_VALUE (10000 for L1C).
+        quantification: QUANTIFICATION_VALUE (10000 for L1C), > 0.
         progress: show a tqdm bar over bands.
+
+    Raises:
+        ConfigError: ``quantification`` is not a positive number.
     """
+    if not (np.isfinite(quantification) and quantification > 0):
+        raise ConfigError(f"the scale (quantification value) is {quantification!r}; it must be "
+                          "a positive number of DN per unit reflectance (10000 for L1C)")
     h, w = grid.shape
     refl = np.zeros((len(sources), h, w), dtype=np.float32)
     nodata = np.zeros((h, w), dtype=bool)

@@ -9,7 +9,7 @@ import pytest
 import rasterio
 from rasterio.windows import Window
 
-from dfmask_lib.errors import BandError, MissingDataError, ProductError
+from dfmask_lib.errors import BandError, ConfigError, MissingDataError, ProductError
 from dfmask_lib.reader import read_band_folder, read_geotiff_stack, read_product
 from dfmask_lib.scene import S2_BANDS
 
@@ -77,6 +77,15 @@ def test_band_folder_errors(tmp_path):
     write_tif(tmp_path / "s2_B02.tif", np.ones((4, 4), np.uint16))
     with pytest.raises(MissingDataError, match="B03"):
         read_band_folder(tmp_path, bands=("B02", "B03"))
+    with pytest.raises(ConfigError, match="positive number"):  # was silent inf reflectance
+        read_band_folder(tmp_path, bands=("B02",), quantification=0.0)
+
+
+@pytest.mark.parametrize("scale", [0.0, -10000.0, float("nan")])
+def test_geotiff_stack_refuses_impossible_scale(tmp_path, scale):
+    path = write_tif(tmp_path / "stack.tif", np.full((1, 2, 2), 1500, np.uint16))
+    with pytest.raises(ConfigError, match="positive number"):
+        read_geotiff_stack(path, ("B03",), scale=scale)
 
 
 def test_geotiff_stack_declared_radiometry_and_nodata(tmp_path):
