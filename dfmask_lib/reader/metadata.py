@@ -115,6 +115,13 @@ def _float(text: str, name: str, what: str) -> float:
         raise ProductError(f"{what}: <{name}> is {text!r}, not a number") from None
 
 
+def _int(text: str, name: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ProductError(f"{what}: <{name}> is {text!r}, not a whole number") from None
+
+
 def parse_product_xml(data: bytes, what: str = "MTD_MSIL1C.xml") -> ProductXml:
     """Parse the product metadata. Refuses Level-2A and anything that is not S2MSI1C.
 
@@ -160,11 +167,12 @@ def parse_product_xml(data: bytes, what: str = "MTD_MSIL1C.xml") -> ProductXml:
     )
 
 
-def _values(elem: ET.Element, name: str) -> np.ndarray | None:
+def _values(elem: ET.Element, name: str, what: str) -> np.ndarray | None:
     """The VALUES rows under child ``name`` (Zenith/Azimuth) as a float array."""
     for child in elem:
         if _local(child.tag) == name:
-            rows = [[float(v) for v in (r.text or "").split()] for r in _all(child, "VALUES")]
+            rows = [[_float(v, "VALUES", what) for v in (r.text or "").split()]
+                    for r in _all(child, "VALUES")]
             if rows and len({len(r) for r in rows}) == 1:
                 return np.array(rows, dtype=np.float64)
     return None
@@ -183,13 +191,14 @@ def parse_tile_xml(data: bytes, what: str = "MTD_TL.xml") -> TileXml:
         raise ProductError(f"{what}: HORIZONTAL_CS_CODE {code!r} is not an EPSG code")
     geopos = {}
     for g in _all(root, "Geoposition"):
-        res = int(g.get("resolution", "0"))
+        res = _int(g.get("resolution", "0"), "Geoposition resolution", what)
         geopos[res] = tuple(_float(_text(g, k, what), k, what)
                             for k in ("ULX", "ULY", "XDIM", "YDIM"))
     if not geopos:
         raise ProductError(f"{what} has no <Geoposition>; the metadata is truncated")
-    size = {int(s.get("resolution", "0")):
-            (int(_text(s, "NROWS", what)), int(_text(s, "NCOLS", what)))
+    size = {_int(s.get("resolution", "0"), "Size resolution", what):
+            (_int(_text(s, "NROWS", what), "NROWS", what),
+             _int(_text(s, "NCOLS", what), "NCOLS", what))
             for s in _all(root, "Size")}
     sun = _all(root, "Mean_Sun_Angle")
     if not sun:
@@ -199,7 +208,7 @@ def parse_tile_xml(data: bytes, what: str = "MTD_TL.xml") -> TileXml:
 
     zen_grids, az_grids, step = [], [], 5000.0
     for g in _all(root, "Viewing_Incidence_Angles_Grids"):
-        z, a = _values(g, "Zenith"), _values(g, "Azimuth")
+        z, a = _values(g, "Zenith", what), _values(g, "Azimuth", what)
         if z is not None and a is not None and z.shape == a.shape:
             zen_grids.append(z)
             az_grids.append(a)

@@ -57,3 +57,15 @@ def test_impossible_quantification_value_refused(safe_a, value):
     xml = xml[:start] + value + xml[xml.index("<", start):]
     with pytest.raises(ProductError, match="QUANTIFICATION_VALUE is .* not a positive"):
         parse_product_xml(xml.encode())
+
+
+@pytest.mark.parametrize("old,new,element", [
+    ("<NROWS>10980<", "<NROWS>1O980<", "NROWS"),
+    ("<VALUES>4.85525 ", "<VALUES>4.8x5525 ", "VALUES"),
+])
+def test_non_numbers_in_tile_xml_are_one_product_error(safe_a, old, new, element):
+    # a damaged MTD_TL.xml once gave a bare ValueError traceback from int()/float()
+    xml = next(safe_a.glob("GRANULE/*/MTD_TL.xml")).read_text()
+    assert old in xml
+    with pytest.raises(ProductError, match=f"<{element}> is .* not a"):
+        parse_tile_xml(xml.replace(old, new, 1).encode())
