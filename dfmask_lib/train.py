@@ -486,14 +486,17 @@ def train(
 
     # Shuffling and augmentation draw from generators reseeded per epoch: the order of an
     # epoch never depends on how the run got there (resume-safe); dropout uses the global RNG,
-    # whose state travels in the checkpoint.
+    # whose state travels in the checkpoint. Workers are not persistent: a loader draws its
+    # worker base seed (from its generator, or the global RNG) each time it starts workers,
+    # and only a fresh start every epoch makes that draw the same in a resumed run as in an
+    # uninterrupted one.
     shuffle_gen, augment_gen = torch.Generator(), torch.Generator()
     workers = cfg.num_workers
     train_loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, drop_last=False,
                               num_workers=workers, generator=shuffle_gen,
-                              persistent_workers=workers > 0, pin_memory=device.type == "cuda")
+                              pin_memory=device.type == "cuda")
     val_loader = DataLoader(val_set, batch_size=cfg.batch_size, num_workers=workers,
-                            persistent_workers=workers > 0, pin_memory=device.type == "cuda")
+                            pin_memory=device.type == "cuda")
     epochs = tqdm(range(start_epoch, cfg.max_epochs), desc=f"stage {cfg.stage}", unit="epoch",
                   initial=start_epoch, total=cfg.max_epochs, disable=disable_bar(progress and not stopped))
     for epoch in epochs:
