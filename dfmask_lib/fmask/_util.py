@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import BandError
 
-__all__ = ["check_arrays", "masked_percentile", "disk", "square"]
+__all__ = ["check_arrays", "check_masks", "masked_percentile", "disk", "square"]
 
 
 def check_arrays(where: str, **arrays: np.ndarray | None) -> tuple[int, int]:
@@ -30,6 +30,25 @@ def check_arrays(where: str, **arrays: np.ndarray | None) -> tuple[int, int]:
     if shape is None:
         raise BandError(f"{where}: no arrays given")
     return shape  # type: ignore[return-value]
+
+
+def check_masks(where: str, **masks: np.ndarray | None) -> None:
+    """Check that every given (non-None) mask is a 2-D bool array.
+
+    An integer 0/1 mask would be taken as fancy indices by ``a[mask]`` (rows 0 and 1)
+    and give a silently wrong answer, so it is refused.
+
+    Raises:
+        BandError: naming the function and the offending argument.
+    """
+    given = {name: m for name, m in masks.items() if m is not None}
+    if not given:
+        return
+    check_arrays(where, **given)
+    for name, m in given.items():
+        if m.dtype != bool:
+            raise BandError(f"{where}: {name} must be a bool mask, got dtype {m.dtype}; "
+                            "pass mask.astype(bool) (or mask != 0)")
 
 
 def masked_percentile(values: np.ndarray, mask: np.ndarray, q: float | list[float],

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from ._util import check_arrays
+from ._util import check_arrays, check_masks
 from .config import FmaskConfig
 
 __all__ = ["line_filter", "potential_false_positives", "remove_commission"]
@@ -51,6 +51,7 @@ def potential_false_positives(ndbi: np.ndarray, ndvi: np.ndarray, snow: np.ndarr
     parallax says "elevated", i.e. cloud; F18). ``cdi`` None skips that exception.
     """
     check_arrays("potential_false_positives", ndbi=ndbi, ndvi=ndvi, snow=snow, cdi=cdi)
+    check_masks("potential_false_positives", snow=snow)
     enhanced = line_filter(ndbi)
     urban = (enhanced > 0) & (enhanced > ndvi)
     if cdi is not None:
@@ -74,6 +75,7 @@ def remove_commission(cloud: np.ndarray, false_positive: np.ndarray, cdi: np.nda
     3. Objects smaller than ``min_cloud_pixels`` (3) are dropped (Q19).
     """
     check_arrays("remove_commission", cloud=cloud, false_positive=false_positive, cdi=cdi)
+    check_masks("remove_commission", cloud=cloud, false_positive=false_positive)
     cloud = cloud.copy()
     if not cloud.any():
         return cloud

@@ -12,7 +12,7 @@ from typing import Mapping
 import numpy as np
 from scipy import ndimage as ndi
 
-from ._util import check_arrays
+from ._util import check_masks
 from .config import FmaskConfig
 
 __all__ = ["LAND", "WATER", "SHADOW", "SNOW", "CLOUD", "FILL", "FMASK_NAMES",
@@ -27,6 +27,7 @@ FMASK_NAMES: Mapping[int, str] = MappingProxyType({
 
 def buffer(mask: np.ndarray, pixels: int) -> np.ndarray:
     """Dilate a bool (H, W) mask by a square of ``pixels`` on each side (0 = unchanged)."""
+    check_masks("buffer", mask=mask)
     if pixels <= 0 or not mask.any():
         return mask.copy()
     # A square max filter is separable: fast on a 5490 x 5490 tile.
@@ -43,7 +44,7 @@ def compose(cloud: np.ndarray, shadow: np.ndarray, snow: np.ndarray, water: np.n
     Returns:
         uint8 (H, W) in Fmask codes.
     """
-    check_arrays("compose", cloud=cloud, shadow=shadow, snow=snow, water=water, obs=obs)
+    check_masks("compose", cloud=cloud, shadow=shadow, snow=snow, water=water, obs=obs)
     out = np.full(cloud.shape, LAND, dtype=np.uint8)
     out[water] = WATER
     out[buffer(snow, config.snow_buffer)] = SNOW

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..errors import BandError
-from ._util import check_arrays, masked_percentile
+from ._util import check_arrays, check_masks, masked_percentile
 from .config import FmaskConfig
 
 __all__ = [
@@ -35,7 +35,7 @@ def observation_mask(reflectance: np.ndarray, valid: np.ndarray | None = None) -
         raise BandError(f"observation_mask needs (bands, H, W), got {reflectance.shape}")
     obs = np.all(reflectance > 0, axis=0)
     if valid is not None:
-        check_arrays("observation_mask", obs=obs, valid=valid)
+        check_masks("observation_mask", obs=obs, valid=valid)
         obs &= valid
     return obs
 
@@ -79,6 +79,7 @@ def basic_cloud_test(swir2: np.ndarray, ndsi: np.ndarray, ndvi: np.ndarray,
     """
     check_arrays("basic_cloud_test", swir2=swir2, ndsi=ndsi, ndvi=ndvi, whiteness=whiteness,
                  hot=hot, nir=nir, swir1=swir1, saturated=saturated)
+    check_masks("basic_cloud_test", saturated=saturated)
     haze = hot > config.pcp_hot
     if saturated is not None:
         haze |= saturated
@@ -96,6 +97,7 @@ def normalized_cirrus(cirrus: np.ndarray, pcp: np.ndarray, obs: np.ndarray,
     0.01 test. float32 (H, W); 0 outside ``obs``.
     """
     check_arrays("normalized_cirrus", cirrus=cirrus, pcp=pcp, obs=obs)
+    check_masks("normalized_cirrus", pcp=pcp, obs=obs)
     dark = masked_percentile(cirrus, obs & ~pcp, config.cirrus_dark_percentile,
                              config.percentile_sample)
     if np.isnan(dark):
@@ -114,6 +116,7 @@ def scsi(green: np.ndarray, ndsi: np.ndarray, obs: np.ndarray, window: int = 501
     snow are textured. float32 (H, W).
     """
     check_arrays("scsi", green=green, ndsi=ndsi, obs=obs)
+    check_masks("scsi", obs=obs)
     w = ndi.uniform_filter(obs.astype(np.float64), window, mode="constant")
     g = np.where(obs, green, 0).astype(np.float64)
     mean = ndi.uniform_filter(g, window, mode="constant")
@@ -132,6 +135,7 @@ def absolute_snow(green: np.ndarray, ndsi: np.ndarray, snow: np.ndarray, obs: np
     snow pixels (Q19); otherwise all False. bool (H, W).
     """
     check_arrays("absolute_snow", green=green, ndsi=ndsi, snow=snow, obs=obs)
+    check_masks("absolute_snow", snow=snow, obs=obs)
     if np.count_nonzero(snow) <= config.scsi_min_snow_pixels:
         return np.zeros_like(snow)
     return snow & (scsi(green, ndsi, obs, config.scsi_window) < config.scsi_threshold)

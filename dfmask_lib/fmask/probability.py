@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._util import check_arrays, masked_percentile
+from ._util import check_arrays, check_masks, masked_percentile
 from .config import FmaskConfig
 
 __all__ = [
@@ -50,6 +50,7 @@ def land_cloud_probability(ndsi: np.ndarray, ndvi: np.ndarray, ndbi: np.ndarray,
     """
     check_arrays("land_cloud_probability", ndsi=ndsi, ndvi=ndvi, ndbi=ndbi, whiteness=whiteness,
                  hot=hot, thin=thin, clear_land=clear_land)
+    check_masks("land_cloud_probability", clear_land=clear_land)
     variability = 1 - np.maximum.reduce([np.abs(ndsi), np.abs(ndvi), np.abs(ndbi), whiteness])
     low, high = masked_percentile(hot, clear_land,
                                   [config.hot_low_percentile, config.hot_high_percentile],
@@ -97,6 +98,7 @@ def cloud_probability(pcp: np.ndarray, water: np.ndarray, obs: np.ndarray, swir1
         cirrus: float32 (H, W) normalised cirrus (zeros if the scene has no B10).
     """
     check_arrays("cloud_probability", pcp=pcp, water=water, obs=obs, swir1=swir1)
+    check_masks("cloud_probability", pcp=pcp, water=water, obs=obs)
     clear = obs & ~pcp
     clear_land, clear_water = clear & ~water, clear & water
     thin = thin_cloud_probability(cirrus, config)

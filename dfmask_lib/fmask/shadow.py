@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ConfigError
 from ..geometry import shadow_offset
-from ._util import check_arrays, masked_percentile
+from ._util import check_arrays, check_masks, masked_percentile
 from .commission import EIGHT
 from .config import FmaskConfig
 from ..progress import disable_bar
@@ -82,6 +82,7 @@ def potential_shadow(nir: np.ndarray, swir1: np.ndarray, obs: np.ndarray,
         (potential shadow bool (H, W), depth float32 (H, W) = min of the two fill depths).
     """
     check_arrays("potential_shadow", nir=nir, swir1=swir1, obs=obs, clear_land=clear_land)
+    check_masks("potential_shadow", obs=obs, clear_land=clear_land)
     base = clear_land if clear_land.any() else obs
     depths = []
     for band in (nir, swir1):
@@ -232,6 +233,7 @@ def match_shadows(cloud: np.ndarray, pshadow: np.ndarray, obs: np.ndarray,
         progress: show a tqdm bar over objects.
     """
     shape = check_arrays("match_shadows", cloud=cloud, pshadow=pshadow, obs=obs, dem=dem)
+    check_masks("match_shadows", cloud=cloud, pshadow=pshadow, obs=obs)
     for name, grid in (("view_zenith", view_zenith), ("view_azimuth", view_azimuth)):
         if grid is not None and np.ndim(grid) != 0:
             check_arrays("match_shadows", cloud=cloud, **{name: grid})
