@@ -134,7 +134,8 @@ def scores(cm: np.ndarray) -> Scores:
             of them), rows = truth; classes 1..n-1 are scored, code 0 never is.
 
     Raises:
-        LabelError: if ``cm`` is not a square non-negative integer matrix.
+        LabelError: if ``cm`` is not a square non-negative integer matrix, or its row 0
+            (truth = no data) is not empty.
     """
     cm = np.asarray(cm)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] < 2 \
@@ -142,6 +143,13 @@ def scores(cm: np.ndarray) -> Scores:
         raise LabelError(
             f"confusion matrix must be square, non-negative integer, got {cm.dtype} {cm.shape}; "
             "build it with dfmask_lib.metrics.confusion_matrix"
+        )
+    if cm[0].any():
+        # truth 0 is unlabelled: counting it would silently change OA (e.g. a matrix from
+        # sklearn over all pixels), so refuse rather than guess
+        raise LabelError(
+            f"confusion matrix row 0 (truth = no data) holds {int(cm[0].sum())} pixels; "
+            "unlabelled pixels are not scored: build it with dfmask_lib.metrics.confusion_matrix"
         )
     cm = cm.astype(np.int64)
     classes = range(1, cm.shape[0])

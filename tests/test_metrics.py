@@ -126,6 +126,16 @@ def test_bad_matrix_and_empty_scene_list_refused():
         score_scenes([])
 
 
+def test_matrix_with_unlabelled_truth_row_refused():
+    # sklearn over all pixels puts truth-0 pixels in row 0; OA would silently count them
+    truth = np.array([0, 0, 1, 2])
+    pred = np.array([0, 0, 1, 1])
+    cm = skm.confusion_matrix(truth, pred, labels=range(6))
+    with pytest.raises(LabelError, match="row 0"):
+        scores(cm)
+    assert scores(confusion_matrix(truth, pred)).oa == 0.5
+
+
 def test_to_dict_is_json_ready():
     d = scores(confusion_matrix(np.array([1, 1, 2]), np.array([1, 2, 2]))).to_dict()
     back = json.loads(json.dumps(d))
