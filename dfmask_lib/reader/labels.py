@@ -43,6 +43,21 @@ def table_for(path: str | os.PathLike, table: MappingTable | str | None = None) 
                      f"{sorted(TABLES)}")
 
 
+def _check_window(window: Window, height: int, width: int, path: Path) -> None:
+    """Refuse a window that is not whole pixels inside the raster.
+
+    rasterio would silently crop it (a smaller array, and for a negative offset a
+    transform that no longer matches the pixels).
+    """
+    r0, c0, h, w = window.row_off, window.col_off, window.height, window.width
+    if any(v != int(v) for v in (r0, c0, h, w)) or h <= 0 or w <= 0 or r0 < 0 or c0 < 0 \
+            or r0 + h > height or c0 + w > width:
+        raise LabelError(
+            f"window rows {r0}:{r0 + h}, cols {c0}:{c0 + w} is not whole pixels inside "
+            f"{path.name} ({height} x {width} px); choose a window inside the label file"
+        )
+
+
 def _read_single_band(path: Path, window: Window | None) -> tuple[np.ndarray, dict[str, Any]]:
     if not path.is_file():
         raise MissingDataError(f"label file {path} does not exist")
@@ -50,6 +65,8 @@ def _read_single_band(path: Path, window: Window | None) -> tuple[np.ndarray, di
         with rasterio.Env(**GDAL_ENV), rasterio.open(path) as ds:
             if ds.count != 1:
                 raise LabelError(f"{path} has {ds.count} bands; a class map has exactly one")
+            if window is not None:
+                _check_window(window, ds.height, ds.width, path)
             array = ds.read(1, window=window)
             profile = dict(ds.profile)
             if window is not None:

@@ -84,3 +84,20 @@ def test_find_label_file(tmp_path):
     assert find_label_file(tmp_path / "P.SAFE", kind="LABELS") is None
     with pytest.raises(LabelError, match="kind"):
         find_label_file(tmp_path, kind="SCL")
+
+
+def test_windowed_label_read_is_a_slice_and_refuses_windows_outside(tmp_path):
+    from rasterio.windows import Window
+
+    codes = np.arange(16, dtype=np.uint8).reshape(4, 4) % 6
+    path = write_tif(tmp_path / "T_LABELS.tif", codes, origin=(0.0, 80.0))
+    part, profile = read_labels(path, window=Window(1, 2, 3, 2))
+    np.testing.assert_array_equal(part, codes[2:4, 1:4])
+    assert (profile["transform"].c, profile["transform"].f) == (20.0, 40.0)
+    assert (profile["height"], profile["width"]) == (2, 3)
+    # rasterio silently crops these: a smaller array, and for a negative offset a
+    # transform 40 m off the pixels returned
+    for window in (Window(2, 2, 4, 4), Window(-2, 0, 3, 3), Window(10, 10, 2, 2),
+                   Window(0.5, 0, 2, 2)):
+        with pytest.raises(LabelError, match="inside"):
+            read_labels(path, window=window)
