@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import ConfigError
+
 __all__ = ["ground_offset", "shadow_offset"]
 
 
@@ -32,7 +34,18 @@ def ground_offset(height, zenith: float, azimuth: float, resolution: float):
 
     Returns:
         (drow, dcol) as floats or arrays shaped like ``height``.
+
+    Raises:
+        ConfigError: a zenith outside [0, 90), a non-finite azimuth or a resolution <= 0.
     """
+    if not (np.isfinite(resolution) and resolution > 0):
+        raise ConfigError(f"resolution must be a positive number of metres, got {resolution}")
+    zen = np.asarray(zenith, dtype=np.float64)
+    if not np.all((zen >= 0) & (zen < 90)):
+        raise ConfigError(f"zenith angle {zenith} deg is not in [0, 90): the source must be "
+                          "above the horizon")
+    if not np.all(np.isfinite(azimuth)):
+        raise ConfigError(f"azimuth {azimuth} deg is not a number; check the angles")
     h = np.asarray(height, dtype=np.float64)
     dist = h * np.tan(np.deg2rad(zenith)) / resolution
     az = np.deg2rad(azimuth)

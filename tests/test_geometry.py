@@ -31,3 +31,18 @@ def test_view_parallax_is_subtracted():
 def test_vectorised_heights():
     dr, dc = shadow_offset(np.array([0.0, 500.0, 1000.0]), 45.0, 180.0, 0.0, 0.0, 20.0)
     np.testing.assert_allclose(dr, [0.0, -25.0, -50.0], atol=1e-9)
+
+
+@pytest.mark.parametrize("args, match", [
+    ((1000.0, 45.0, 180.0, 0.0, 0.0, 0.0), "resolution"),
+    ((1000.0, 45.0, 180.0, 0.0, 0.0, float("nan")), "resolution"),
+    ((1000.0, 95.0, 180.0, 0.0, 0.0, 20.0), "zenith"),
+    ((1000.0, 45.0, 180.0, -5.0, 0.0, 20.0), "zenith"),
+    ((1000.0, float("nan"), 180.0, 0.0, 0.0, 20.0), "zenith"),
+    ((1000.0, 45.0, float("nan"), 0.0, 0.0, 20.0), "azimuth"),
+])
+def test_impossible_angles_or_resolution_raise_instead_of_nan(args, match):
+    from dfmask_lib.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=match):
+        shadow_offset(*args)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..errors import ConfigError
 from ._util import check_arrays, check_masks
 from .config import FmaskConfig
 
@@ -76,6 +77,8 @@ def remove_commission(cloud: np.ndarray, false_positive: np.ndarray, cdi: np.nda
     """
     check_arrays("remove_commission", cloud=cloud, false_positive=false_positive, cdi=cdi)
     check_masks("remove_commission", cloud=cloud, false_positive=false_positive)
+    if not (np.isfinite(resolution) and resolution > 0):
+        raise ConfigError(f"resolution must be a positive number of metres, got {resolution}")
     cloud = cloud.copy()
     if not cloud.any():
         return cloud

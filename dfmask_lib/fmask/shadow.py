@@ -239,6 +239,10 @@ def match_shadows(cloud: np.ndarray, pshadow: np.ndarray, obs: np.ndarray,
             check_arrays("match_shadows", cloud=cloud, **{name: grid})
     if not 0 <= sun_zenith < 90:
         raise ConfigError(f"sun zenith {sun_zenith} deg is not a daytime angle (0-90)")
+    if not np.isfinite(sun_azimuth):
+        raise ConfigError(f"sun azimuth {sun_azimuth} deg is not a number; check the metadata")
+    if not (np.isfinite(resolution) and resolution > 0):
+        raise ConfigError(f"resolution must be a positive number of metres, got {resolution}")
     h, w = shape
     labels, n = ndi.label(cloud, structure=EIGHT)
     heights = np.full(n + 1, np.nan)

@@ -76,3 +76,13 @@ def test_opening_by_distance_transforms_equals_a_disk_opening() -> None:
     expected = ndi.label(expected, np.ones((3, 3)))[0]
     out = remove_commission(cloud, pfp, None, 20.0, FmaskConfig(min_cloud_pixels=0))
     np.testing.assert_array_equal(out, expected > 0)
+
+
+def test_remove_commission_refuses_a_non_positive_resolution() -> None:
+    import pytest
+
+    from dfmask_lib.errors import ConfigError
+
+    cloud = np.ones((5, 5), bool)
+    with pytest.raises(ConfigError, match="resolution"):
+        remove_commission(cloud, cloud, None, 0.0)

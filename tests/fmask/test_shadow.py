@@ -97,3 +97,15 @@ def test_dem_raises_the_ground_under_the_shadow() -> None:
     m = match_shadows(cloud, truth, np.ones(shape, bool), *sun, res, dem=dem,
                       config=FmaskConfig())
     assert abs(m.heights[1] - height) <= 2 * 2 * res / np.tan(np.deg2rad(sun[0]))
+
+
+@pytest.mark.parametrize("sun, resolution, view, match", [
+    ((40.0, 150.0), 0.0, (0.0, 0.0), "resolution"),
+    ((40.0, float("nan")), 20.0, (0.0, 0.0), "azimuth"),
+    ((40.0, 150.0), 20.0, (95.0, 100.0), "zenith"),  # was a silent NaN height
+])
+def test_matching_refuses_impossible_geometry(sun, resolution, view, match) -> None:
+    cloud = np.zeros((20, 20), bool)
+    cloud[5:10, 5:10] = True
+    with pytest.raises(ConfigError, match=match):
+        match_shadows(cloud, ~cloud, np.ones_like(cloud), *sun, resolution, *view)
