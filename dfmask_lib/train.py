@@ -452,6 +452,10 @@ def train(
             f"no patches to train on ({len(train_set)}) or validate with ({len(val_set)})")
     # MFB weights from the labels this run actually uses (never stale after relabelling).
     class_weights = mfb_weights(train_set.class_histogram())
+    # Validation label codes checked here, in this process: an error raised later inside a
+    # data-loader worker would arrive as a worker traceback, after a whole training epoch.
+    if not val_set.class_histogram()[list(SCORED_CLASSES)].any():
+        raise DataFileError(f"{val_h5} holds no labelled pixel (classes 1-5); check its labels")
 
     model = UNet(cfg.model_config()).to(device)
     if cfg.channels_last:

@@ -146,6 +146,28 @@ def test_resume_with_data_loader_workers_is_bit_identical(data, tmp_path: Path) 
         assert torch.equal(v, b["model"][k]), k
 
 
+@pytest.mark.parametrize("workers", [0, 1])
+def test_bad_validation_labels_fail_before_training(data, tmp_path: Path, workers: int) -> None:
+    import h5py
+
+    train_h5, val_h5 = data
+    bad = tmp_path / "bad_val.h5"
+    bad.write_bytes(val_h5.read_bytes())
+    with h5py.File(bad, "r+") as f:
+        f["label"][1, 5, 5] = 9
+    with pytest.raises(DataFileError, match=r"^bad_val.h5 patch 1 holds codes \[9\]") as exc:
+        train(tiny(max_epochs=1, num_workers=workers), train_h5, bad, tmp_path / "r",
+              progress=False)
+    assert "\n" not in str(exc.value) and not (tmp_path / "r" / "last.pt").exists()
+    empty = tmp_path / "empty_val.h5"
+    empty.write_bytes(val_h5.read_bytes())
+    with h5py.File(empty, "r+") as f:
+        f["label"][...] = 0
+    with pytest.raises(DataFileError, match="no labelled pixel"):
+        train(tiny(max_epochs=1, num_workers=workers), train_h5, empty, tmp_path / "r",
+              progress=False)
+
+
 def test_run_errors(data, tmp_path: Path) -> None:
     train_h5, val_h5 = data
     with pytest.raises(ConfigError, match="self-training"):
