@@ -9,9 +9,18 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..errors import BandError
 from ..scene import ndsi
 
 __all__ = ["normalized_difference", "ndvi", "ndsi", "ndbi", "whiteness", "hot", "cdi"]
+
+
+def _same_shape(where: str, **arrays: np.ndarray) -> None:
+    """Refuse bands of different shapes: numpy would broadcast them into a wrong index."""
+    shapes = {name: np.shape(a) for name, a in arrays.items()}
+    if len(set(shapes.values())) > 1:
+        raise BandError(f"{where}: bands of different shapes {shapes}; put every band on "
+                        "the same grid first")
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -22,6 +31,7 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 def normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(a - b) / (a + b) as float32, 0 where a + b == 0."""
+    _same_shape("normalized_difference", a=a, b=b)
     a = np.asarray(a, dtype=np.float32)
     b = np.asarray(b, dtype=np.float32)
     return _ratio(a - b, a + b)
@@ -42,6 +52,7 @@ def whiteness(blue: np.ndarray, green: np.ndarray, red: np.ndarray) -> np.ndarra
 
     Clouds are flat in the visible (small whiteness); 0 where m == 0.
     """
+    _same_shape("whiteness", blue=blue, green=green, red=red)
     blue, green, red = (np.asarray(x, dtype=np.float32) for x in (blue, green, red))
     mean = (blue + green + red) / np.float32(3)
     spread = np.abs(blue - mean) + np.abs(green - mean) + np.abs(red - mean)
@@ -50,6 +61,7 @@ def whiteness(blue: np.ndarray, green: np.ndarray, red: np.ndarray) -> np.ndarra
 
 def hot(blue: np.ndarray, red: np.ndarray) -> np.ndarray:
     """Haze optimised transformation B - 0.5 R - 0.08 (Zhu & Woodcock 2012 eq. 3)."""
+    _same_shape("hot", blue=blue, red=red)
     blue = np.asarray(blue, dtype=np.float32)
     red = np.asarray(red, dtype=np.float32)
     return blue - np.float32(0.5) * red - np.float32(0.08)
@@ -82,6 +94,10 @@ def cdi(b07: np.ndarray, b08: np.ndarray, b8a: np.ndarray, window: int = 7) -> n
         b07, b08, b8a: float32 (H, W) TOA reflectance.
         window: odd window size in pixels (7 at 20 m in Frantz et al. 2018).
     """
+    _same_shape("cdi", b07=b07, b08=b08, b8a=b8a)
+    if np.ndim(b8a) != 2:
+        raise BandError(f"cdi: bands must be 2-D (H, W) for its {window} x {window} window, "
+                        f"got shape {np.shape(b8a)}")
     b8a = np.asarray(b8a, dtype=np.float32)
     v7 = _local_variance(_ratio(np.asarray(b07, np.float32), b8a), window)
     v8 = _local_variance(_ratio(np.asarray(b08, np.float32), b8a), window)

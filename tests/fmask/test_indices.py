@@ -39,3 +39,18 @@ def test_cdi_sign_follows_parallax_texture() -> None:
     # Texture only in B07: CDI +1; none at all: 0.
     assert indices.cdi(flat * texture, flat, b8a)[10, 10] == pytest.approx(1.0)
     assert indices.cdi(flat, flat, b8a)[10, 10] == 0.0
+
+
+@pytest.mark.parametrize("call", [
+    lambda: indices.ndvi(np.zeros((4, 4)), np.zeros((1, 4))),  # would broadcast silently
+    lambda: indices.ndbi(np.zeros((4, 4)), np.zeros((4, 5))),
+    lambda: indices.whiteness(np.zeros((4, 4)), np.zeros((4, 4)), np.zeros((4,))),
+    lambda: indices.hot(np.zeros((4, 4)), np.zeros((1, 4))),
+    lambda: indices.cdi(np.zeros((9, 9)), np.zeros((9, 9)), np.zeros((9, 8))),
+    lambda: indices.cdi(np.zeros((3, 9, 9)), np.zeros((3, 9, 9)), np.zeros((3, 9, 9))),
+])
+def test_bands_of_different_shapes_raise_band_error(call) -> None:
+    from dfmask_lib.errors import BandError
+
+    with pytest.raises(BandError, match="shape"):
+        call()
