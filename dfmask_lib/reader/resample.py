@@ -222,6 +222,12 @@ def _coarser(src: rasterio.io.DatasetReader, band: int, grid: Grid,
     # fractional source coordinates of the target pixel centres (pixel-centre alignment)
     cols = (grid.transform.c + (np.arange(w) + 0.5) * grid.res - src.transform.c) / r - 0.5
     rows = (src.transform.f - (grid.transform.f - (np.arange(h) + 0.5) * grid.res)) / r - 0.5
+    # every target centre must fall inside the source's pixels (as _finer requires), else
+    # the edge repetition below would silently invent values far outside the band
+    eps = 1e-6
+    if cols[0] < -0.5 - eps or cols[-1] > src.width - 0.5 + eps \
+            or rows[0] < -0.5 - eps or rows[-1] > src.height - 0.5 + eps:
+        raise ProductError(f"{src.name} does not cover the requested grid {grid.bounds}")
     cols = np.clip(cols, 0, src.width - 1)
     rows = np.clip(rows, 0, src.height - 1)
     # read only the source pixels that contribute (one-pixel margin), in absolute terms

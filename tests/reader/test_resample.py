@@ -76,3 +76,18 @@ def test_misaligned_band_is_refused(tmp_path):
                      origin=(5.0, 80.0))
     with rasterio.open(path) as ds, pytest.raises(ProductError, match="not aligned"):
         read_band_on_grid(ds, Grid(Affine(20, 0, 20, 0, -20, 80), (2, 2)))
+
+
+def test_coarser_band_not_covering_the_grid_is_refused(tmp_path):
+    # like the finer path: a 60 m band must cover every target pixel centre, not be
+    # edge-extended over ground it never saw
+    path = write_tif(tmp_path / "b60.tif", np.ones((4, 4), np.uint16), res=60.0,
+                     origin=(0.0, 240.0))
+    with rasterio.open(path) as ds:
+        assert read_band_on_grid(ds, Grid(Affine(20, 0, 0, 0, -20, 240), (12, 12))).dn.shape \
+            == (12, 12)
+        for grid in (Grid(Affine(20, 0, 0, 0, -20, 240), (12, 13)),
+                     Grid(Affine(20, 0, -20, 0, -20, 240), (12, 12)),
+                     Grid(Affine(20, 0, 0, 0, -20, 260), (2, 2))):
+            with pytest.raises(ProductError, match="does not cover"):
+                read_band_on_grid(ds, grid)
