@@ -470,14 +470,15 @@ class PatchDataset(Dataset):
             subset = f["subset"][:]
             self.bands = tuple(json.loads(f.attrs.get("bands", "[]")))
             self.in_channels = int(f["image"].shape[1])
+            patch_shape = tuple(f["label"].shape[1:])
         if subsets is None:
             self.indices = np.arange(n)
         else:
             self.indices = np.flatnonzero(np.isin(subset, list(subsets)))
         if labels is not None:
-            if labels.dtype != np.uint8 or labels.shape[0] != n or labels.ndim != 3:
+            if labels.dtype != np.uint8 or labels.shape != (n, *patch_shape):
                 raise DataFileError(
-                    f"label override must be uint8 (N={n}, P, P) over all patches of "
+                    f"label override must be uint8 {(n, *patch_shape)} over all patches of "
                     f"{self.path.name}, got {labels.dtype} {labels.shape}"
                 )
             check_label_codes(labels, "label override")

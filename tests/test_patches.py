@@ -211,6 +211,8 @@ def test_label_codes_out_of_range_in_file_or_override(tmp_path: Path) -> None:
         PatchDataset(path, labels=np.full((9, 8, 8), 6, np.uint8))
     with pytest.raises(DataFileError, match="over all patches"):
         PatchDataset(path, labels=np.zeros((3, 8, 8), np.uint8))
+    with pytest.raises(DataFileError, match=r"uint8 \(9, 8, 8\) over all patches"):
+        PatchDataset(path, labels=np.zeros((9, 6, 6), np.uint8))  # not the patch size
 
 
 # ----------------------------------------------------------------------------- dataset
