@@ -169,7 +169,8 @@ def confusion_figure(
         title, ax: display options.
 
     Raises:
-        LabelError: if ``cm`` is not a square non-negative integer matrix.
+        LabelError: if ``cm`` is not a square non-negative integer matrix, or
+            ``class_names`` does not have one name per code.
     """
     cm = np.asarray(cm)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] < 2 \
@@ -179,6 +180,9 @@ def confusion_figure(
     n = cm.shape[0]
     names = list(class_names) if class_names is not None else \
         [CLASS_NAMES.get(c, str(c)) for c in range(n)]
+    if len(names) != n:
+        raise LabelError(f"class_names has {len(names)} names for a {n} x {n} matrix; "
+                         f"give one name per code 0..{n - 1}")
     shown = cm[1:].astype(np.float64)
     if normalise:
         rows = shown.sum(axis=1, keepdims=True)

@@ -118,6 +118,9 @@ def test_confusion_figure_rows_and_annotations():
     assert [t.get_text() for t in counts.axes[0].texts][:2] == ["1", "3"]
     with pytest.raises(LabelError):
         confusion_figure(np.ones((6, 6)))
+    # once a matplotlib "FixedLocator" ValueError after half-drawing the figure
+    with pytest.raises(LabelError, match="2 names for a 6 x 6"):
+        confusion_figure(cm, class_names=["no data", "clear"])
 
 
 def test_draws_into_given_axes():
