@@ -17,7 +17,8 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from ..classes import FMASK, PROJECT, SEN2COR_SCL, TABLES, MappingTable, recode
-from ..errors import LabelError, MissingDataError
+from ..errors import LabelError, MissingDataError, ProductError
+from .resample import Grid
 from .safe import GDAL_ENV
 
 __all__ = ["read_labels", "read_scl", "decode_scl", "find_label_file", "table_for"]
@@ -43,21 +44,6 @@ def table_for(path: str | os.PathLike, table: MappingTable | str | None = None) 
                      f"{sorted(TABLES)}")
 
 
-def _check_window(window: Window, height: int, width: int, path: Path) -> None:
-    """Refuse a window that is not whole pixels inside the raster.
-
-    rasterio would silently crop it (a smaller array, and for a negative offset a
-    transform that no longer matches the pixels).
-    """
-    r0, c0, h, w = window.row_off, window.col_off, window.height, window.width
-    if any(v != int(v) for v in (r0, c0, h, w)) or h <= 0 or w <= 0 or r0 < 0 or c0 < 0 \
-            or r0 + h > height or c0 + w > width:
-        raise LabelError(
-            f"window rows {r0}:{r0 + h}, cols {c0}:{c0 + w} is not whole pixels inside "
-            f"{path.name} ({height} x {width} px); choose a window inside the label file"
-        )
-
-
 def _read_single_band(path: Path, window: Window | None) -> tuple[np.ndarray, dict[str, Any]]:
     if not path.is_file():
         raise MissingDataError(f"label file {path} does not exist")
@@ -65,14 +51,16 @@ def _read_single_band(path: Path, window: Window | None) -> tuple[np.ndarray, di
         with rasterio.Env(**GDAL_ENV), rasterio.open(path) as ds:
             if ds.count != 1:
                 raise LabelError(f"{path} has {ds.count} bands; a class map has exactly one")
-            if window is not None:
-                _check_window(window, ds.height, ds.width, path)
-            array = ds.read(1, window=window)
             profile = dict(ds.profile)
             if window is not None:
-                profile.update(transform=ds.window_transform(window), height=array.shape[0],
-                               width=array.shape[1])
-            return array, profile
+                # rasterio would silently crop a window reaching outside the file (a smaller
+                # array; for a negative offset, a transform that misses the pixels)
+                try:
+                    sub = Grid(ds.transform, (ds.height, ds.width)).window(window)
+                except ProductError as exc:
+                    raise LabelError(f"{path.name}: {exc}") from None
+                profile.update(transform=sub.transform, height=sub.shape[0], width=sub.shape[1])
+            return ds.read(1, window=window), profile
     except RasterioError as exc:
         raise LabelError(f"cannot read label file {path}: {exc}") from None
 
