@@ -26,7 +26,7 @@ from rasterio.windows import Window
 from ..errors import BandError, MissingDataError, ProductError
 from ..scene import S2_BANDS, ProductMetadata, Scene
 from .angles import interpolate_angle_grid
-from .metadata import TileXml, parse_product_xml, parse_tile_xml
+from .metadata import _L2A_MESSAGE, TileXml, parse_product_xml, parse_tile_xml
 from .resample import Grid, snap_grid
 from .stack import BandSource, read_reflectance_stack
 
@@ -36,7 +36,6 @@ __all__ = ["SafeLayout", "locate_safe", "read_safe", "safe_grid", "check_bands",
 #: GDAL settings for every read: decode JPEG2000 on all cores, never write .aux.xml files.
 GDAL_ENV: Mapping[str, str] = {"GDAL_NUM_THREADS": "ALL_CPUS", "GDAL_PAM_ENABLED": "NO"}
 _BAND_RE = re.compile(r"(?:^|_)(B(?:0[1-9]|1[0-2]|8A))\.(?:jp2|tif|tiff)$", re.IGNORECASE)
-_L2A_MESSAGE = "this is a Level-2A product; dfmask needs Level-1C (S2MSI1C)"
 
 
 def band_file_pattern() -> re.Pattern[str]:
