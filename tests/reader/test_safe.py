@@ -223,3 +223,11 @@ def test_safe_grid_without_reading_pixels(scene_a, safe_a):
     grid = safe_grid(safe_a)
     assert grid.shape == scene_a.shape and grid.transform == scene_a.transform
     assert grid.crs.to_epsg() == 32631 and safe_grid(safe_a, resolution=10).shape == (30, 30)
+
+
+def test_level2a_zip_refused(tmp_path):
+    archive = tmp_path / "S2A_MSIL2A_X.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("S2A_MSIL2A_X.SAFE/MTD_MSIL2A.xml", "<x/>")
+    with pytest.raises(ProductError, match="this is a Level-2A product; dfmask needs Level-1C"):
+        read_product(archive)
