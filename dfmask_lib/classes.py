@@ -79,7 +79,12 @@ class MappingTable:
     def __post_init__(self) -> None:
         bad = sorted(v for v in self.mapping.values() if v not in CLASS_CODES)
         if bad:
-            raise ValueError(f"table {self.name!r} maps to non-project codes {bad}")
+            raise LabelError(f"table {self.name!r} maps to non-project codes {bad}")
+        # lookup() indexes an array by source code: a negative code would alias another
+        negative = sorted(k for k in self.mapping if int(k) < 0)
+        if negative:
+            raise LabelError(f"table {self.name!r} has negative source codes {negative}; "
+                             "source codes must be 0 or more")
         object.__setattr__(self, "mapping", MappingProxyType(dict(self.mapping)))
         object.__setattr__(self, "source_names", MappingProxyType(dict(self.source_names)))
 

@@ -64,6 +64,14 @@ def test_recode_empty():
 def test_table_refuses_non_project_targets():
     with pytest.raises(ValueError, match="non-project"):
         C.MappingTable("bad", {0: 7})
+    with pytest.raises(LabelError, match="non-project"):
+        C.MappingTable("bad", {0: 7})
+
+
+def test_table_refuses_negative_source_codes():
+    # lut[-1] is lut[size - 1]: {-1: 0, 1: 5} would have recoded [-1, 1] as [5, 5]
+    with pytest.raises(LabelError, match="negative source codes"):
+        C.MappingTable("bad", {-1: 0, 0: 1, 1: 5})
 
 
 def test_error_hierarchy():
