@@ -12,6 +12,7 @@ from typing import Mapping
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..errors import LabelError
 from ._util import check_masks
 from .config import FmaskConfig
 
@@ -55,8 +56,23 @@ def compose(cloud: np.ndarray, shadow: np.ndarray, snow: np.ndarray, water: np.n
 
 
 def class_fractions(fmask: np.ndarray) -> dict[str, float]:
-    """Fraction of observed (non-fill) pixels in each Fmask class, by class name."""
+    """Fraction of observed (non-fill) pixels in each Fmask class, by class name.
+
+    Raises:
+        LabelError: ``fmask`` is not an integer array of Fmask codes (0-4, 255).
+    """
+    fmask = np.asarray(fmask)
+    if not np.issubdtype(fmask.dtype, np.integer):
+        raise LabelError(f"class_fractions needs integer Fmask codes, got dtype {fmask.dtype}")
+    if fmask.size and (fmask.min() < 0 or fmask.max() > FILL):
+        outside = np.unique(fmask[(fmask < 0) | (fmask > FILL)])[:5]
+        raise LabelError(f"class_fractions: codes {outside.tolist()} are not Fmask codes "
+                         f"{sorted(FMASK_NAMES)}; recode the map first")
     counts = np.bincount(fmask.ravel(), minlength=256)
+    bad = [int(c) for c in np.flatnonzero(counts) if c not in FMASK_NAMES]
+    if bad:
+        raise LabelError(f"class_fractions: codes {bad} are not Fmask codes "
+                         f"{sorted(FMASK_NAMES)}; recode the map first")
     observed = counts.sum() - counts[FILL]
     return {FMASK_NAMES[c]: (counts[c] / observed if observed else 0.0)
             for c in (LAND, WATER, SHADOW, SNOW, CLOUD)}

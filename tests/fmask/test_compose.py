@@ -52,3 +52,16 @@ def test_recode_to_project_classes_and_fractions() -> None:
     np.testing.assert_array_equal(recode(fmask, FMASK), [[1, 5, 3, 4, 2, 0]])
     fr = class_fractions(fmask)
     assert fr == {"clear land": 0.2, "water": 0.2, "cloud shadow": 0.2, "snow": 0.2, "cloud": 0.2}
+
+
+def test_class_fractions_refuses_what_is_not_fmask_codes() -> None:
+    import pytest
+
+    from dfmask_lib.errors import LabelError
+
+    with pytest.raises(LabelError, match=r"codes \[7\]"):  # was silently left out of the sum
+        class_fractions(np.array([[0, 7, 4, 255]], np.uint8))
+    with pytest.raises(LabelError, match="integer"):
+        class_fractions(np.array([[0.0, 1.0]]))
+    with pytest.raises(LabelError, match=r"codes \[-1\]"):
+        class_fractions(np.array([[0, -1]], np.int16))
