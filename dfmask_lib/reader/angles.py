@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 from scipy import ndimage
 
+from ..errors import ProductError
 from .resample import Grid, bilinear
 
 __all__ = ["mean_angle_grid", "fill_nan_nearest", "interpolate_angle_grid", "circular_mean_deg"]
@@ -40,9 +41,12 @@ def mean_angle_grid(zenith: np.ndarray, azimuth: np.ndarray) -> tuple[np.ndarray
 
     Returns:
         (zenith, azimuth) float64 (rows, cols); NaN only where no detector sees a node.
+
+    Raises:
+        ProductError: the grids are not matching (n, rows, cols) stacks.
     """
     if zenith.ndim != 3 or zenith.shape != azimuth.shape:
-        raise ValueError(f"angle grids must be (n, rows, cols) pairs, got {zenith.shape} "
+        raise ProductError(f"angle grids must be (n, rows, cols) pairs, got {zenith.shape} "
                          f"and {azimuth.shape}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

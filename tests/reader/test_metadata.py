@@ -46,6 +46,8 @@ def test_circular_means():
     zen, az = mean_angle_grid(np.array([[[1.0, np.nan]], [[3.0, np.nan]]]),
                               np.array([[[350.0, np.nan]], [[30.0, np.nan]]]))
     assert zen[0, 0] == 2.0 and np.isnan(zen[0, 1]) and az[0, 0] == pytest.approx(10.0)
+    with pytest.raises(ProductError, match="angle grids"):  # was a bare ValueError
+        mean_angle_grid(np.zeros((2, 3, 3)), np.zeros((2, 3, 4)))
 
 
 @pytest.mark.parametrize("value", ["0", "-10000", "nan"])
