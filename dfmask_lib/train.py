@@ -479,7 +479,9 @@ def train(
             for name in ("last.pt", "best.pt", "log.csv", "log.json"):
                 (out_dir / name).unlink(missing_ok=True)
     if resume and last.exists():
-        ckpt = torch.load(last, map_location=device, weights_only=True)
+        # On the CPU: RNG states must stay CPU byte tensors (torch.set_rng_state refuses CUDA
+        # ones); load_state_dict moves weights and optimizer state to the model's device.
+        ckpt = torch.load(last, map_location="cpu", weights_only=True)
         _check_resumable(ckpt, cfg, data_info, out_dir)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])

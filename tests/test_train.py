@@ -146,6 +146,34 @@ def test_resume_with_data_loader_workers_is_bit_identical(data, tmp_path: Path) 
         assert torch.equal(v, b["model"][k]), k
 
 
+def test_resume_loads_the_checkpoint_on_the_cpu(data, tmp_path: Path, monkeypatch) -> None:
+    # A checkpoint mapped to the GPU holds CUDA RNG-state tensors that torch.set_rng_state
+    # refuses: resuming on a GPU must load on the CPU (checked here without a GPU).
+    import dfmask_lib.train as train_mod
+
+    train_h5, val_h5 = data
+    train(tiny(max_epochs=1), train_h5, val_h5, tmp_path / "r", progress=False)
+    seen, real_load = [], torch.load
+
+    def load(path, *args, **kw):
+        seen.append(kw.get("map_location"))  # "cpu" itself, not the run's device
+        return real_load(path, *args, **kw)
+
+    monkeypatch.setattr(train_mod.torch, "load", load)
+    res = train(tiny(max_epochs=2), train_h5, val_h5, tmp_path / "r", resume=True,
+                progress=False)
+    assert res.epochs_run == 2 and seen == ["cpu"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_resume_on_a_gpu(data, tmp_path: Path) -> None:
+    train_h5, val_h5 = data
+    train(tiny(max_epochs=1, device="cuda"), train_h5, val_h5, tmp_path / "g", progress=False)
+    res = train(tiny(max_epochs=2, device="cuda"), train_h5, val_h5, tmp_path / "g",
+                resume=True, progress=False)
+    assert res.epochs_run == 2
+
+
 @pytest.mark.parametrize("workers", [0, 1])
 def test_bad_validation_labels_fail_before_training(data, tmp_path: Path, workers: int) -> None:
     import h5py
