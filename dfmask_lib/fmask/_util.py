@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import BandError
 
-__all__ = ["check_arrays", "check_masks", "masked_percentile", "disk", "square"]
+__all__ = ["check_arrays", "check_masks", "masked_percentile", "disk"]
 
 
 def check_arrays(where: str, **arrays: np.ndarray | None) -> tuple[int, int]:
@@ -73,8 +73,3 @@ def disk(radius: int) -> np.ndarray:
     r = int(radius)
     yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
     return (yy * yy + xx * xx) <= r * r
-
-
-def square(half_width: int) -> np.ndarray:
-    """A bool (2 w + 1) square structuring element: a w-pixel square buffer."""
-    return np.ones((2 * int(half_width) + 1,) * 2, dtype=bool)
