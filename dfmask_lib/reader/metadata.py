@@ -127,7 +127,8 @@ def parse_product_xml(data: bytes, what: str = "MTD_MSIL1C.xml") -> ProductXml:
 
     Offsets are mapped from ``band_id`` to band names through the file's own
     ``Spectral_Information`` list (bandId -> physicalBand), never by position.
-    Products before baseline 04.00 have no RADIO_ADD_OFFSET: every offset is 0.
+    Products before baseline 04.00 have no RADIO_ADD_OFFSET: every offset is 0. From
+    04.00 on every band has one; a list missing some bands is refused.
 
     Raises:
         ProductError: invalid XML, missing elements, Level-2A, other product types.
@@ -146,11 +147,18 @@ def parse_product_xml(data: bytes, what: str = "MTD_MSIL1C.xml") -> ProductXml:
     if not ids:  # the specification's fixed order, used only when the list is absent
         ids = {str(i): b for i, b in enumerate(S2_BANDS)}
     offsets = {b: 0.0 for b in S2_BANDS}
+    given: set[str] = set()
     for e in _all(root, "RADIO_ADD_OFFSET"):
         bid = e.get("band_id")
         if bid not in ids:
             raise ProductError(f"{what}: RADIO_ADD_OFFSET for unknown band_id {bid!r}")
         offsets[ids[bid]] = _float(e.text or "", "RADIO_ADD_OFFSET", what)
+        given.add(ids[bid])
+    if given and len(given) != len(S2_BANDS):
+        # baseline >= 04.00 lists every band; a band silently left at 0 would be 0.1 too bright
+        missing = [b for b in S2_BANDS if b not in given]
+        raise ProductError(f"{what} has RADIO_ADD_OFFSET for {len(given)} bands but not for "
+                           f"{missing}; the metadata is damaged, download the product again")
     quantification = _float(_text(root, "QUANTIFICATION_VALUE", what), "QUANTIFICATION_VALUE",
                             what)
     if not (np.isfinite(quantification) and quantification > 0):

@@ -71,3 +71,11 @@ def test_non_numbers_in_tile_xml_are_one_product_error(safe_a, old, new, element
     assert old in xml
     with pytest.raises(ProductError, match=f"<{element}> is .* not a"):
         parse_tile_xml(xml.replace(old, new, 1).encode())
+
+
+def test_offsets_missing_for_some_bands_refused(safe_a):
+    xml = (safe_a / "MTD_MSIL1C.xml").read_text()
+    line = '<RADIO_ADD_OFFSET band_id="8">-1000</RADIO_ADD_OFFSET>'
+    assert line in xml
+    with pytest.raises(ProductError, match=r"RADIO_ADD_OFFSET for 12 bands but not for \['B8A'\]"):
+        parse_product_xml(xml.replace(line, "").encode())
