@@ -321,6 +321,9 @@ def check_patch_file(path: str | os.PathLike, in_channels: int | None = None) ->
             )
         if lab.dtype != np.uint8:
             raise DataFileError(f"{path}: label must be uint8, got {lab.dtype}")
+        if img.dtype != np.float32:
+            raise DataFileError(f"{path}: image must be float32 reflectance, got {img.dtype}; "
+                                "recreate it with `dfmask make-data`")
         if in_channels is not None and img.shape[1] != in_channels:
             raise DataFileError(
                 f"{path} has {img.shape[1]}-channel patches but the model takes {in_channels}; "

@@ -185,6 +185,13 @@ def test_missing_file_and_missing_dataset(tmp_path: Path) -> None:
         f.attrs["config"] = "{}"
     with pytest.raises(DataFileError, match=r"\['label', 'subset'\]"):
         PatchDataset(tmp_path / "bad.h5")
+    with h5py.File(tmp_path / "f64.h5", "w") as f:  # the U-Net's weights are float32
+        f["image"] = np.zeros((1, 7, 8, 8), np.float64)
+        f["label"] = np.ones((1, 8, 8), np.uint8)
+        f["subset"] = np.zeros(1, np.int8)
+        f.attrs["config"] = "{}"
+    with pytest.raises(DataFileError, match="image must be float32 reflectance, got float64"):
+        PatchDataset(tmp_path / "f64.h5")
     (tmp_path / "junk.h5").write_text("not hdf5")
     with pytest.raises(DataFileError, match="not a readable HDF5"):
         check_patch_file(tmp_path / "junk.h5")
