@@ -48,8 +48,11 @@ class FmaskResult:
     config: FmaskConfig = FmaskConfig()
 
 
-def _check_inputs(scene: Scene, dem: np.ndarray | None,
+def _check_inputs(scene: Scene, config: FmaskConfig, dem: np.ndarray | None,
                   water_occurrence: np.ndarray | None) -> None:
+    if not isinstance(config, FmaskConfig):
+        raise ConfigError(f"config must be an FmaskConfig, got {type(config).__name__}; build "
+                          "one with FmaskConfig(field=value, ...)")
     if not isinstance(scene, Scene):
         raise BandError(f"run_fmask needs a dfmask_lib.scene.Scene, got {type(scene).__name__}; "
                         "read the product with dfmask_lib.reader.read_product")
@@ -104,7 +107,7 @@ def run_fmask(scene: Scene, config: FmaskConfig = FmaskConfig(), *,
     Raises:
         BandError, ConfigError: on a scene Fmask cannot run on (missing bands, bad angles).
     """
-    _check_inputs(scene, dem, water_occurrence)
+    _check_inputs(scene, config, dem, water_occurrence)
     if progress is None:
         progress = scene.shape[0] * scene.shape[1] >= _PROGRESS_PIXELS
     bar = tqdm(total=12, desc="fmask", disable=disable_bar(progress), leave=False)

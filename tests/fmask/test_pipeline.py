@@ -117,3 +117,5 @@ def test_bad_inputs_raise_dfmask_errors(scene_truth) -> None:
         run_fmask(scene, dem=np.zeros((10, 10)))
     with pytest.raises(BandError, match="Scene"):
         run_fmask(scene.reflectance)
+    with pytest.raises(ConfigError, match="FmaskConfig"):  # was an AttributeError traceback
+        run_fmask(scene, {"cloud_buffer": 0})
