@@ -36,6 +36,7 @@ def line_filter(x: np.ndarray) -> np.ndarray:
     square mean would dilute them, and suppresses isolated noisy pixels (Q19 enhance
     NDBI lines before the urban test).
     """
+    check_arrays("line_filter", x=x)
     x = np.asarray(x, dtype=np.float32)
     out = ndi.correlate(x, _LINES[0], mode="nearest")
     for kernel in _LINES[1:]:

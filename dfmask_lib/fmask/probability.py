@@ -23,6 +23,7 @@ __all__ = [
 
 def thin_cloud_probability(cirrus: np.ndarray, config: FmaskConfig = FmaskConfig()) -> np.ndarray:
     """max(cirrus / 0.04, 0) (Z15): normalised cirrus of 0.04 is certainly cloud. float32."""
+    check_arrays("thin_cloud_probability", cirrus=cirrus)
     return np.maximum(cirrus / np.float32(config.thin_cloud_cirrus), 0).astype(np.float32)
 
 

@@ -45,7 +45,7 @@ def flood_fill(image: np.ndarray, max_pixels: int = 0) -> np.ndarray:
     Returns:
         float32 (H, W), >= ``image`` wherever no averaging was needed.
     """
-    h, w = image.shape
+    h, w = check_arrays("flood_fill", image=image)
     factor = 1
     if max_pixels and h * w > max_pixels:
         factor = int(np.ceil(np.sqrt(h * w / max_pixels)))

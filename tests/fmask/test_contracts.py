@@ -39,3 +39,13 @@ def test_compose_of_an_integer_cloud_mask_would_have_been_all_cloud() -> None:
     cloud[2, 2] = 1
     with pytest.raises(BandError, match="astype\\(bool\\)"):
         compose.compose(cloud, *(np.zeros((5, 5), bool),) * 3, np.ones((5, 5), bool))
+
+
+@pytest.mark.parametrize("call", [
+    lambda: shadow.flood_fill(np.zeros(9, np.float32)),  # was an unpacking ValueError
+    lambda: commission.line_filter(np.zeros(9, np.float32)),  # was a scipy RuntimeError
+    lambda: probability.thin_cloud_probability(np.zeros((2, 3, 3), np.float32)),
+])
+def test_one_layer_functions_need_a_2d_array(call) -> None:
+    with pytest.raises(BandError, match="must be a 2-D"):
+        call()
