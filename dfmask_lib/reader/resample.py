@@ -159,9 +159,11 @@ def block_mean(dn: np.ndarray, k: int) -> BandOnGrid:
 
 def _read(src: rasterio.io.DatasetReader, band: int, window: Window,
           nodata_value: int | None) -> np.ndarray:
-    dn = as_dn(src.read(band, window=window))
+    raw = src.read(band, window=window)
+    dn = as_dn(raw)
     if nodata_value is not None and nodata_value != NODATA_DN:
-        dn = np.where(dn == nodata_value, np.uint16(NODATA_DN), dn)
+        # compare in the file's own type: an int16 file's nodata -1 is DN 65535 after as_dn
+        dn = np.where(raw == nodata_value, np.uint16(NODATA_DN), dn)
     return dn
 
 

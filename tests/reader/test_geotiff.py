@@ -81,6 +81,16 @@ def test_band_folder_errors(tmp_path):
         read_band_folder(tmp_path, bands=("B02",), quantification=0.0)
 
 
+def test_geotiff_stack_int16_declared_nodata_minus_one(tmp_path):
+    # the file's nodata -1 was compared after the uint16 cast (65535): read as a valid,
+    # saturated reflectance of 6.55
+    path = write_tif(tmp_path / "i16.tif", np.array([[[1500, -1]]], np.int16), nodata=-1)
+    scene = read_geotiff_stack(path, ("B03",))
+    np.testing.assert_array_equal(scene.valid, [[True, False]])
+    np.testing.assert_allclose(scene.band("B03"), [[0.15, 0.0]], atol=1e-7)
+    assert not scene.saturated.any()
+
+
 @pytest.mark.parametrize("scale", [0.0, -10000.0, float("nan")])
 def test_geotiff_stack_refuses_impossible_scale(tmp_path, scale):
     path = write_tif(tmp_path / "stack.tif", np.full((1, 2, 2), 1500, np.uint16))
