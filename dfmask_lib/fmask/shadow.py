@@ -256,8 +256,11 @@ def match_shadows(cloud: np.ndarray, pshadow: np.ndarray, obs: np.ndarray,
     state[~obs] = _OUTSIDE
     state[cloud] = _CLOUD
     step = config.height_step_px * resolution / max(np.tan(np.deg2rad(sun_zenith)), 1e-3)
+    # Every candidate within [min_height, max_height]: arange(.., max + step / 2, ..) went
+    # up to half a step beyond the maximum.
+    n_steps = int(np.floor((config.max_height - config.min_height) / step + 1e-9))
     g = _Geometry(state, labels, dem, sun_zenith, sun_azimuth, resolution,
-                  np.arange(config.min_height, config.max_height + step / 2, step))
+                  config.min_height + step * np.arange(n_steps + 1))
 
     for obj, sl in enumerate(tqdm(ndi.find_objects(labels), desc="shadow matching",
                                   disable=disable_bar(progress), leave=False), start=1):

@@ -109,3 +109,18 @@ def test_matching_refuses_impossible_geometry(sun, resolution, view, match) -> N
     cloud[5:10, 5:10] = True
     with pytest.raises(ConfigError, match=match):
         match_shadows(cloud, ~cloud, np.ones_like(cloud), *sun, resolution, *view)
+
+
+def test_candidate_heights_stay_within_the_configured_range() -> None:
+    # Shadow cast 3 steps above min_height, but max_height is 2.6 steps up: the best
+    # allowed height is 2 steps up (arange(min, max + step / 2) used to try 3 steps).
+    shape, res, sun = (120, 120), 20.0, (40.0, 150.0)
+    step = 2 * res / np.tan(np.deg2rad(sun[0]))
+    config = FmaskConfig(min_height=200.0, max_height=200.0 + 2.6 * step, similarity=0.0)
+    cloud = np.zeros(shape, bool)
+    cloud[80:100, 60:80] = True
+    dr, dc = shadow_offset(200.0 + 3 * step, *sun, 0.0, 0.0, res)
+    truth = np.roll(np.roll(cloud, int(np.rint(dr)), 0), int(np.rint(dc)), 1) & ~cloud
+    m = match_shadows(cloud, truth, np.ones(shape, bool), *sun, res, config=config)
+    assert m.heights[1] <= config.max_height
+    assert m.heights[1] == pytest.approx(200.0 + 2 * step)
