@@ -82,3 +82,17 @@ def test_write_splits_layout_and_reuse(tmp_path):
 def test_impossible_requests_are_refused(args, match):
     with pytest.raises(ConfigError, match=match):
         SplitsConfig(*args)
+
+
+@pytest.mark.parametrize("split", [pytest.param("TRAIN", marks=pytest.mark.slow),
+                                   "VALIDATION", "TEST"])
+def test_every_class_is_present_in_each_default_split(split):
+    # Issue 4: per-class IoU on the default splits needs every class in each of them.
+    import numpy as np
+
+    from dfmask_lib.classes import CLASS_CODES
+
+    counts = np.zeros(len(CLASS_CODES), np.int64)
+    for synth, _ in scene_plan(SplitsConfig())[split]:
+        counts += np.bincount(generate(synth).truth.ravel(), minlength=len(CLASS_CODES))
+    assert (counts > 0).all(), counts.tolist()
