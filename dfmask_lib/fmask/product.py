@@ -134,6 +134,8 @@ def array_scene(reflectance: np.ndarray, *, resolution: float, sun_zenith: float
     Returns:
         A Scene with ``valid`` = every band > 0, nadir view (no view angles), no CRS.
     """
+    if not (np.isfinite(resolution) and resolution > 0):
+        raise ConfigError(f"resolution must be a positive pixel size in metres, got {resolution}")
     arr = np.asarray(reflectance)
     if arr.ndim == 4 and arr.shape[0] == 1:
         arr = arr[0]

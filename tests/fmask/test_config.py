@@ -41,3 +41,5 @@ def test_array_scene_takes_channels_last_and_refuses_dn() -> None:
         array_scene(arr * 10000, resolution=60.0, sun_zenith=30.0, sun_azimuth=120.0)
     with pytest.raises(BandError, match="13"):
         array_scene(arr[..., :6], resolution=60.0, sun_zenith=30.0, sun_azimuth=120.0)
+    with pytest.raises(ConfigError, match="resolution"):  # was a degenerate transform
+        array_scene(arr, resolution=0.0, sun_zenith=30.0, sun_azimuth=120.0)
