@@ -145,3 +145,11 @@ class FmaskConfig:
                      "prob_percentile", "background_percentile"):
             if not 0 <= getattr(self, name) <= 100:
                 raise ConfigError(f"FmaskConfig.{name} is a percentile: use 0-100")
+        if not self.hot_low_percentile < self.hot_high_percentile:
+            raise ConfigError("FmaskConfig needs hot_low_percentile < hot_high_percentile")
+        # Divisors and window sizes: 0 would give inf/NaN probabilities or an empty window.
+        for name in ("thin_cloud_cirrus", "water_brightness_swir1", "scsi_window", "cdi_window"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"FmaskConfig.{name} must be positive")
+        if not 0 <= self.similarity <= 1:
+            raise ConfigError("FmaskConfig.similarity is a fraction of the footprint: use 0-1")

@@ -22,7 +22,11 @@ def test_defaults_are_fmask4_for_sentinel2() -> None:
 @pytest.mark.parametrize("bad", [dict(cloud_buffer=-1), dict(cloud_buffer=1.5),
                                  dict(min_height=5000.0, max_height=1000.0),
                                  dict(prob_percentile=120.0), dict(similarity="high"),
-                                 dict(height_step_px=0.0)])
+                                 dict(height_step_px=0.0),
+                                 # these gave inf/NaN probabilities or an inverted HOT scale:
+                                 dict(thin_cloud_cirrus=0.0), dict(water_brightness_swir1=0.0),
+                                 dict(cdi_window=0), dict(scsi_window=0),
+                                 dict(hot_low_percentile=90.0), dict(similarity=1.5)])
 def test_impossible_values_are_refused(bad: dict) -> None:
     with pytest.raises(ConfigError):
         FmaskConfig(**bad)
