@@ -283,6 +283,7 @@ def predict_patches(
         model: a :class:`UNet` (put in eval mode here).
         images: float32 (N, C, H, W) in the model's channel order, H and W multiples of
             2**(depth-1).
+        device: where to run (the model is moved there); default the model's device.
 
     Returns:
         classes uint8 (N, H, W) and confidence float32 (N, H, W), see :func:`classes_from_logits`.
@@ -290,7 +291,13 @@ def predict_patches(
     images = torch.as_tensor(images)
     if images.ndim != 4 or images.dtype != torch.float32:
         raise BandError(f"images must be float32 (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    if device is None:
+        device = next(model.parameters()).device
+    else:
+        device = resolve_device(str(device))
+        model.to(device)  # the inputs go to ``device``: the weights must be there too
     model.eval()
     classes, confidence = [], []
     for start in range(0, len(images), batch_size):

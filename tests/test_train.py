@@ -112,6 +112,12 @@ def test_training_lowers_the_loss_and_writes_its_outputs(data, tmp_path: Path) -
     classes, conf = predict_patches(model, images)
     assert classes.shape == (1, 32, 32) and classes.dtype == np.uint8
     assert conf.dtype == np.float32 and np.all((conf > 0.2) & (conf <= 1.0))
+    again, _ = predict_patches(model, images, batch_size=1, device="cpu")
+    np.testing.assert_array_equal(again, classes)
+    with pytest.raises(ConfigError, match="batch_size"):
+        predict_patches(model, images, batch_size=0)
+    with pytest.raises(ConfigError, match="unknown device"):
+        predict_patches(model, images, device="gpu0")
 
 
 def test_interrupted_run_resumes_bit_identically(data, tmp_path: Path) -> None:
