@@ -23,7 +23,8 @@ import numpy as np
 from ..classes import CLOUD, NODATA, SHADOW
 from ..errors import ConfigError
 from ..scene import S2_BANDS
-from .clouds import CloudObject, TAU_CLOUD, make_cloud, opacity, paste_add, cast_shadow
+from .clouds import (CloudObject, TAU_CLOUD, _overlap, cast_shadow, make_cloud, opacity,
+                     paste_add)
 from .spectra import CLOUD_TYPES, SURFACE_CLASS, SURFACES, shadow_ratio, spectrum
 from .terrain import fractal_noise, illumination, make_dem
 
@@ -292,15 +293,12 @@ def generate(config: SynthConfig | None = None) -> SyntheticScene:
                           shadow_tau, saturated, valid, view_zenith, tuple(clouds), c)
 
 
-
 def _blend(refl: np.ndarray, cloud_refl: np.ndarray, a: np.ndarray, row0: int, col0: int) -> None:
     """In place: ``refl = a * cloud + (1 - a) * refl`` over the cloud window (clipped)."""
-    h, w = a.shape[1:]
-    r0, c0 = max(row0, 0), max(col0, 0)
-    r1, c1 = min(row0 + h, refl.shape[1]), min(col0 + w, refl.shape[2])
-    if r0 >= r1 or c0 >= c1:
+    sl = _overlap(row0, col0, *a.shape[1:], refl.shape[1:])
+    if sl is None:
         return
-    win = (slice(None), slice(r0 - row0, r1 - row0), slice(c0 - col0, c1 - col0))
-    tgt = refl[:, r0:r1, c0:c1]
-    tgt *= 1.0 - a[win]
-    tgt += a[win] * cloud_refl[win]
+    (rows, cols), (wrows, wcols) = sl
+    tgt = refl[:, rows, cols]
+    tgt *= 1.0 - a[:, wrows, wcols]
+    tgt += a[:, wrows, wcols] * cloud_refl[:, wrows, wcols]

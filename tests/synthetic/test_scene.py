@@ -93,3 +93,17 @@ def test_cloud_shadow_darkens_and_terrain_shadow_keeps_the_class():
 def test_impossible_configs_are_refused(bad, match):
     with pytest.raises(ConfigError, match=match):
         SynthConfig(**bad)
+
+
+def test_cloud_blend_is_clipped_at_the_scene_edges():
+    from dfmask_lib.synthetic.scene import _blend
+
+    refl = np.ones((2, 4, 4), np.float32)
+    cloud = np.full((2, 3, 3), 3.0, np.float32)
+    a = np.full((1, 3, 3), 0.5, np.float32)
+    _blend(refl, cloud, a, -1, 2)  # window hangs off the top and the right edge
+    expected = np.ones((2, 4, 4), np.float32)
+    expected[:, 0:2, 2:4] = 2.0     # 0.5 * 3 + 0.5 * 1
+    np.testing.assert_array_equal(refl, expected)
+    _blend(refl, cloud, a, 10, 10)  # entirely outside: nothing changes
+    np.testing.assert_array_equal(refl, expected)
