@@ -65,10 +65,13 @@ def remove_commission(cloud: np.ndarray, false_positive: np.ndarray, cdi: np.nda
                       resolution: float, config: FmaskConfig = FmaskConfig()) -> np.ndarray:
     """Step 9 on a bool (H, W) cloud mask; returns the cleaned bool (H, W) mask.
 
-    1. Morphological opening of the clouds by a disk of ``erode_m`` (90 m, Q19):
-       cloud pixels that the opening removes *and* that lie on a potential false
-       positive are dropped (an edge of a real cloud over snow survives: the opening
-       of a wide cloud covers it).
+    1. Erosion of the clouds by a disk of ``erode_m`` (90 m, Q19): the pixels it
+       removes *and* that lie on a potential false positive are dropped; what is left
+       (the eroded core and every cloud pixel off the false positives) is dilated back
+       by a disk of twice that radius, within the original clouds, and only the cloud
+       objects that kept a pixel survive (Fmask 4's ErodeCommissons, whose dilation is
+       "dual" to the erosion). So thin bright structures on false positives vanish,
+       while a real cloud's edge over a bright surface comes back with the cloud.
     2. With a CDI: objects smaller than ``cdi_max_object`` px with no pixel of CDI < -0.5
        are dropped (Q19, F18): a small object without parallax evidence is taken for a
        bright surface. (We tried restricting this to objects touching a potential false
@@ -85,10 +88,16 @@ def remove_commission(cloud: np.ndarray, false_positive: np.ndarray, cdi: np.nda
         return cloud
     radius = int(np.floor(config.erode_m / resolution + 0.5))
     if radius >= 1 and (cloud & false_positive).any():
-        # Opening by a Euclidean disk with two distance transforms: exact and fast on a tile.
+        # Erosion and dilation by Euclidean disks as distance transforms: exact, fast on a tile.
         core = ndi.distance_transform_edt(cloud) > radius
-        opened = ndi.distance_transform_edt(~core) <= radius if core.any() else core
-        cloud &= ~(false_positive & ~opened)
+        kept = cloud & (core | ~false_positive)
+        objects, n = ndi.label(cloud, structure=EIGHT)
+        survived = np.zeros(n + 1, dtype=bool)
+        survived[objects[kept]] = True
+        survived[0] = False
+        if kept.any():
+            cloud &= ndi.distance_transform_edt(~kept) <= 2 * radius
+        cloud &= survived[objects]
     labels, n = ndi.label(cloud, structure=EIGHT)
     if n == 0:
         return cloud

@@ -30,9 +30,6 @@ def test_potential_false_positives_urban_snow_and_cdi() -> None:
     assert potential_false_positives(ndbi, ndvi, snow, None)[4, 4]
 
 
-CORNER = 10  # pixels an opening by a 5 px disk (x^2 + y^2 <= 25) shaves off a square corner
-
-
 def test_thin_bright_structures_on_false_positives_are_removed() -> None:
     cloud = np.zeros((60, 60), bool)
     cloud[5:35, 5:35] = True  # a wide cloud: survives the 90 m opening
@@ -41,8 +38,9 @@ def test_thin_bright_structures_on_false_positives_are_removed() -> None:
     pfp = np.zeros_like(cloud)
     pfp[:50] = True
     out = remove_commission(cloud, pfp, None, 20.0)
-    # The 90 m disk (5 px) rounds the corners of the square on the false positives.
-    assert out[10:30, 10:30].all() and out[5:35, 5:35].sum() == 900 - 4 * CORNER
+    # The 90 m (5 px) erosion rounds the square's corners; the 180 m (10 px) dilation
+    # back restores them.
+    assert out[10:30, 10:30].all() and out[5:35, 5:35].sum() == 900
     assert not out[45:48].any()
     assert out[52:55, 5:55].all()
 
@@ -64,18 +62,36 @@ def test_small_objects_and_the_cdi_rule() -> None:
     assert remove_commission(cloud, pfp, None, 20.0, config)[10:20, 10:20].all()
 
 
-def test_opening_by_distance_transforms_equals_a_disk_opening() -> None:
+def test_a_cloud_edge_on_a_false_positive_comes_back_with_the_cloud() -> None:
+    # One 3 px (60 m) wide cloud band, its west half over vegetation, its east half over
+    # a bright roof: the roof half erodes away, but lies within the 180 m dilation of
+    # the vegetation half (Fmask 4 dilates the kept pixels back, not only the eroded core).
+    cloud = np.zeros((20, 60), bool)
+    cloud[8:11, 5:55] = True
+    pfp = np.zeros_like(cloud)
+    pfp[:, 30:] = True
+    out = remove_commission(cloud, pfp, None, 20.0, FmaskConfig(min_cloud_pixels=0))
+    assert out[8:11, 5:30].all()  # off the false positives: never dropped
+    assert out[8:11, 30:40].all() and not out[8:11, 40:].any()  # back up to 10 px (180 m)
+    assert out.sum() == 3 * 35
+
+
+def test_distance_transforms_equal_disk_erosion_and_dilation() -> None:
     from scipy import ndimage as ndi
 
     from dfmask_lib.fmask._util import disk
 
     rng = np.random.default_rng(0)
     cloud = np.pad(ndi.uniform_filter(rng.random((80, 80)), 9) > 0.5, 6)
-    pfp = np.ones_like(cloud)
-    expected = ndi.binary_opening(cloud, disk(5))
-    expected = ndi.label(expected, np.ones((3, 3)))[0]
+    pfp = np.pad(ndi.uniform_filter(rng.random((80, 80)), 15) > 0.5, 6)
+    core = ndi.binary_erosion(cloud, disk(5), border_value=1)
+    kept = cloud & (core | ~pfp)
+    objects = ndi.label(cloud, np.ones((3, 3)))[0]
+    expected = (ndi.binary_dilation(kept, disk(10)) & np.isin(objects, objects[kept])
+                & cloud)
+    assert 0 < expected.sum() < cloud.sum()  # the case is not trivial
     out = remove_commission(cloud, pfp, None, 20.0, FmaskConfig(min_cloud_pixels=0))
-    np.testing.assert_array_equal(out, expected > 0)
+    np.testing.assert_array_equal(out, expected)
 
 
 def test_remove_commission_refuses_a_non_positive_resolution() -> None:
