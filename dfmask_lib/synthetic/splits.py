@@ -47,7 +47,8 @@ class SplitsConfig:
     n_train: int = 16   # the paper had 92 train products; 16 keep CPU training in reach
     n_val: int = 4      # model selection scenes (the paper: 20 human-labelled)
     n_test: int = 4     # held-out scenes for the scores (the paper: 23)
-    size: int = 510     # 20 m px per side: ~10 km, divisible by 6, two 254 px patches
+    size: int = 510     # 20 m px per side: ~10 km, divisible by 6; make-data cuts 3 x 3 254 px
+    #                     windows (starts 0, 254, 256: the snapped last one repeats 252 px)
     seed: int = 0       # every scene's seed derives from it
     version: int = GENERATOR_VERSION  # bumped when the generator's output changes: stale sets
     #                                   are rewritten by ensure_splits
