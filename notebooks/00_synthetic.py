@@ -42,8 +42,8 @@ out_dir = "data/generated/default/synthetic"
 n_train = 16
 n_val = 4
 n_test = 4
-# Scene side in 20 m pixels (multiple of 6); 510 px is ~10 km.
-size = 510
+# Scene side in 20 m pixels (multiple of 6); 504 px is ~10 km and 2 x 2 training patches.
+size = 504
 # Seed of the whole set: same seed, same bytes.
 seed = 0
 # Scenes shown in the gallery (from TEST, then VALIDATION, then TRAIN).

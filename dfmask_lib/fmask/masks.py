@@ -22,7 +22,15 @@ __all__ = [
 
 
 def observation_mask(reflectance: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-    """Step 1: pixels where every band is observed (> 0), and ``valid`` if given.
+    """Step 1: pixels observed in every band Fmask uses.
+
+    "Observed" means the band has data (DN > 0, Zhu & Woodcock 2012), not that its
+    reflectance is positive: from processing baseline 04.00 on, reflectance is
+    (DN - 1000) / 10000, so a real dark pixel (DN 1-1000) has reflectance <= 0 and must
+    not become fill. The reader's ``valid`` carries exactly that test, so when it is
+    given it is the answer; for a bare array (no DN), no data is 0 in every band
+    (the :class:`~dfmask_lib.scene.Scene` contract) and a pixel is observed when no
+    used band is exactly 0.
 
     Args:
         reflectance: float32 (bands, H, W) of the bands Fmask uses.
@@ -33,11 +41,13 @@ def observation_mask(reflectance: np.ndarray, valid: np.ndarray | None = None) -
     """
     if reflectance.ndim != 3:
         raise BandError(f"observation_mask needs (bands, H, W), got {reflectance.shape}")
-    obs = np.all(reflectance > 0, axis=0)
     if valid is not None:
-        check_masks("observation_mask", obs=obs, valid=valid)
-        obs &= valid
-    return obs
+        check_masks("observation_mask", valid=valid)
+        if valid.shape != reflectance.shape[1:]:
+            raise BandError(f"observation_mask: valid has shape {valid.shape}, bands have "
+                            f"{reflectance.shape[1:]}")
+        return valid.copy()
+    return np.all(reflectance != 0, axis=0)
 
 
 def potential_snow(ndsi: np.ndarray, nir: np.ndarray, green: np.ndarray,

@@ -6,7 +6,7 @@ Jan 2021) with the sun position of a 10:30 local-time Sentinel-2 overpass, and a
 fixes its surface mix (sea ice, blue ice, tundra, high relief ...). No location, hence no tile,
 is shared between splits (as in Nambiar et al. 2022).
 
-Defaults (:data:`DEFAULT_SPLITS`): 16 train, 4 validation, 4 test scenes of 510 x 510 px at
+Defaults (:data:`DEFAULT_SPLITS`): 16 train, 4 validation, 4 test scenes of 504 x 504 px at
 20 m (~10 km, divisible by 6): enough variety for a meaningful book, written in about a
 minute on 2 cores.
 """
@@ -47,8 +47,9 @@ class SplitsConfig:
     n_train: int = 16   # the paper had 92 train products; 16 keep CPU training in reach
     n_val: int = 4      # model selection scenes (the paper: 20 human-labelled)
     n_test: int = 4     # held-out scenes for the scores (the paper: 23)
-    size: int = 510     # 20 m px per side: ~10 km, divisible by 6; make-data cuts 3 x 3 254 px
-    #                     windows (starts 0, 254, 256: the snapped last one repeats 252 px)
+    size: int = 504     # 20 m px per side: ~10 km, divisible by 6, and cut by make-data into
+    #                     2 x 2 254 px windows (starts 0, 250) with little overlap; 510 would give
+    #                     3 x 3 windows of which 5 nearly repeat others (starts 0, 254, 256)
     seed: int = 0       # every scene's seed derives from it
     version: int = GENERATOR_VERSION  # bumped when the generator's output changes: stale sets
     #                                   are rewritten by ensure_splits

@@ -22,9 +22,16 @@ def spectra_row(*spectra) -> dict[str, np.ndarray]:
 def test_observation_mask() -> None:
     refl = np.ones((3, 2, 2), np.float32)
     refl[1, 0, 0] = 0
+    # Without the reader's mask, a band exactly 0 is no data (Scene contract).
+    np.testing.assert_array_equal(masks.observation_mask(refl), [[False, True], [True, True]])
+    # Baseline >= 04.00: DN 1-1000 gives reflectance <= 0 for a real, observed pixel; the
+    # reader's valid (DN > 0) decides, so dark pixels never become fill.
+    refl[2, 0, 1] = -0.0007  # (DN 993 - 1000) / 10000
     valid = np.array([[True, True], [True, False]])
     np.testing.assert_array_equal(masks.observation_mask(refl, valid),
-                                  [[False, True], [True, False]])
+                                  [[True, True], [True, False]])
+    with pytest.raises(BandError, match="valid has shape"):
+        masks.observation_mask(refl, np.ones((3, 3), bool))
     with pytest.raises(BandError, match="bands, H, W"):
         masks.observation_mask(refl[0])
 
