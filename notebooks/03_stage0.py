@@ -26,7 +26,7 @@
 #
 # Deviations from the paper, on purpose: batch 8 instead of 1 and, by default, bf16 mixed
 # precision with channels-last on CPU. The default limit of 40 epochs (the paper allows up to
-# 400) is chosen so that the default run takes about ten minutes on two CPU cores; section 3
+# 400) is chosen so that the default run takes at most about five minutes on two CPU cores; section 3
 # prints how many epochs ran and how long they took.
 # The same run from the command line:
 # `dfmask train synthetic --stage 0 --full --train-h5 ... --val-h5 ... --epochs N --amp`.
@@ -40,7 +40,7 @@ patches_dir = "data/generated/default/patches"
 # reloaded; changed data or settings start it afresh).
 runs_dir = "data/generated/default/runs"
 experiment = "synthetic"
-# Epochs (upper bound; early stopping may end sooner). 40 take about 10 min on 2 CPU cores with amp.
+# Epochs (upper bound; early stopping may end sooner). 40 take about 5 min on 2 CPU cores with amp.
 epochs = 40
 batch_size = 8
 # bf16 autocast on CPU (about 2-3x faster training, see README "Performance").
