@@ -202,7 +202,8 @@ if data is not None:
 # * **Bright surfaces.** Bright sand, salt, rock and urban roofs pass the spectral cloud tests;
 #   the 90 m erosion and the CDI (Frantz et al. 2018) remove thin or small ones, wide ones stay.
 #   On the cloud-free 18SVG tile (Virginia coast) the barrier-island beach is the only "cloud":
-#   about 2.2 % of the tile after the 3 px buffer (see `tests/fmask/test_real_data.py`).
+#   about 0.5 % of the tile after the 3 px buffer, what survives the 250 m false-positive buffer
+#   (see `tests/fmask/test_real_data.py`).
 # * **Turbid water.** Sediment-laden water is bright in the visible and NIR and dark in SWIR1, so
 #   it can pass the snow test (NDSI > 0.15, NIR > 0.11, green > 0.10, Zhu & Woodcock 2012): on
 #   the Betsiboka scene above, the estuary's muddy channels come out partly as snow (cyan).

@@ -46,19 +46,40 @@ def line_filter(x: np.ndarray) -> np.ndarray:
 
 def potential_false_positives(ndbi: np.ndarray, ndvi: np.ndarray, snow: np.ndarray,
                               cdi: np.ndarray | None = None,
-                              config: FmaskConfig = FmaskConfig()) -> np.ndarray:
-    """Bright surfaces that mimic clouds (Q19): urban or potential snow. bool (H, W).
+                              config: FmaskConfig = FmaskConfig(), *,
+                              water: np.ndarray | None = None, obs: np.ndarray | None = None,
+                              resolution: float | None = None) -> np.ndarray:
+    """Bright surfaces that mimic clouds (Q19): urban-like or potential snow. bool (H, W).
 
-    Urban: line-filtered NDBI > 0 and > NDVI, except where CDI < -0.8 (there the
-    parallax says "elevated", i.e. cloud; F18). ``cdi`` None skips that exception.
+    Urban-like: line-filtered NDBI > 0 and > NDVI over observed land (not ``water``),
+    except where CDI < -0.8 (there the parallax says "elevated", i.e. cloud; F18).
+    With a ``resolution`` (m) the urban-like pixels are widened by a square of
+    half-width ``config.false_positive_buffer_m`` (Fmask 4.0 as released, Q19), so
+    bright sand or built-up areas count as a whole, not only the pixels whose NDBI
+    passes; potential snow is added unbuffered. ``cdi``/``water``/``obs`` None skip
+    their terms; ``resolution`` None skips the buffer.
     """
-    check_arrays("potential_false_positives", ndbi=ndbi, ndvi=ndvi, snow=snow, cdi=cdi)
-    check_masks("potential_false_positives", snow=snow)
+    check_arrays("potential_false_positives", ndbi=ndbi, ndvi=ndvi, snow=snow, cdi=cdi,
+                 water=water, obs=obs)
+    check_masks("potential_false_positives", snow=snow, water=water, obs=obs)
     enhanced = line_filter(ndbi)
     urban = (enhanced > 0) & (enhanced > ndvi)
+    if water is not None:
+        urban &= ~water
+    if obs is not None:
+        urban &= obs
     if cdi is not None:
         urban &= ~(cdi < config.cdi_false_positive)
-    return urban | snow
+    if resolution is not None:
+        if not (np.isfinite(resolution) and resolution > 0):
+            raise ConfigError(f"resolution must be a positive number of metres, got {resolution}")
+        half = int(config.false_positive_buffer_m // resolution)
+        if half > 0 and urban.any():
+            # A square dilation is separable: two running maxima, O(N) on a whole tile.
+            grown = ndi.maximum_filter1d(urban.view(np.uint8), 2 * half + 1, axis=0)
+            urban = ndi.maximum_filter1d(grown, 2 * half + 1, axis=1).astype(bool)
+    out = urban | snow
+    return out & obs if obs is not None else out
 
 
 def remove_commission(cloud: np.ndarray, false_positive: np.ndarray, cdi: np.ndarray | None,

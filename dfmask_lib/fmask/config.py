@@ -93,6 +93,10 @@ class FmaskConfig:
     erode_m: float = 90.0
     #: CDI below this is never a bright-surface false positive (F18, Q19).
     cdi_false_positive: float = -0.8
+    #: urban-like false positives are widened by a square of this half-width (m) before
+    #: erosion, so a bright surface's whole neighbourhood (beach, built-up area) counts,
+    #: not only the pixels whose NDBI passes (Fmask 4.0 of Q19, as released).
+    false_positive_buffer_m: float = 250.0
     #: a cloud object needs a pixel with CDI below this (parallax evidence) ... (F18, Q19)
     cdi_cloud: float = -0.5
     #: ... unless it has at least this many pixels (Q19, S2).
@@ -139,6 +143,8 @@ class FmaskConfig:
                 raise ConfigError(f"FmaskConfig.{name} must be a non-negative integer")
         if not 0 < self.min_height < self.max_height:
             raise ConfigError("FmaskConfig needs 0 < min_height < max_height (metres)")
+        if not self.false_positive_buffer_m >= 0:
+            raise ConfigError("FmaskConfig.false_positive_buffer_m must be >= 0 metres")
         if self.height_step_px <= 0:
             raise ConfigError("FmaskConfig.height_step_px must be positive")
         for name in ("cirrus_dark_percentile", "hot_low_percentile", "hot_high_percentile",

@@ -168,7 +168,8 @@ def run_fmask(scene: Scene, config: FmaskConfig = FmaskConfig(), *,
     bar.update(2)
     # 9. Bright-surface commission.
     layers["cloud_before_commission"] = cloud
-    pfp = commission.potential_false_positives(ndbi, ndvi, snow, cdi, config)
+    pfp = commission.potential_false_positives(ndbi, ndvi, snow, cdi, config, water=water,
+                                               obs=obs, resolution=scene.resolution)
     cloud = commission.remove_commission(cloud, pfp, cdi, scene.resolution, config)
     layers.update(potential_false_positive=pfp, cloud=cloud)
     bar.update()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from dfmask_lib.errors import ConfigError
 from dfmask_lib.fmask import FmaskConfig
 from dfmask_lib.fmask.commission import line_filter, potential_false_positives, remove_commission
 
@@ -102,3 +104,30 @@ def test_remove_commission_refuses_a_non_positive_resolution() -> None:
     cloud = np.ones((5, 5), bool)
     with pytest.raises(ConfigError, match="resolution"):
         remove_commission(cloud, cloud, None, 0.0)
+
+
+def test_urban_false_positives_buffered_by_250_m_not_over_water() -> None:
+    ndbi = np.full((61, 61), -0.2, np.float32)
+    ndbi[29:32, 30] = 0.3  # a short bright line (3 px: survives the line filter)
+    ndvi = np.zeros((61, 61), np.float32)
+    snow = np.zeros((61, 61), bool)
+    water = np.zeros((61, 61), bool)
+    water[:, 50:] = True
+    obs = np.ones((61, 61), bool)
+    obs[0] = False
+    plain = potential_false_positives(ndbi, ndvi, snow, None)
+    assert np.array_equal(np.argwhere(plain), [[29, 30], [30, 30], [31, 30]])
+    pfp = potential_false_positives(ndbi, ndvi, snow, None, water=water, obs=obs, resolution=20.0)
+    # 250 m at 20 m: half-width 12 px, so a 25 px square grows around each urban pixel.
+    rows, cols = np.nonzero(pfp)
+    assert cols.min() == 30 - 12 and cols.max() == 30 + 12
+    assert rows.min() == 29 - 12 and rows.max() == 31 + 12
+    assert pfp.sum() == 25 * 27
+    assert not pfp[0].any()  # unobserved stays out
+    # Water is never urban-like (but the buffer may reach it from land).
+    ndbi_w = ndbi.copy()
+    ndbi_w[29:32, 55] = 0.3
+    only_w = potential_false_positives(ndbi_w, ndvi, snow, None, water=water) & ~plain
+    assert not only_w[:, 54:57].any()
+    with pytest.raises(ConfigError, match="positive number of metres"):
+        potential_false_positives(ndbi, ndvi, snow, None, resolution=0.0)

@@ -33,9 +33,10 @@ def test_cloud_free_18svg_has_little_cloud() -> None:
     r = run_fmask(dataclasses.replace(scene, sun_zenith=zenith, sun_azimuth=azimuth))
     fr = class_fractions(r.fmask)
     print(f"18SVG fractions: { {k: round(v, 4) for k, v in fr.items()} }")
-    # The only "cloud" is the barrier-island beach: bright sand, Fmask's classic commission.
-    assert fr["cloud"] < 0.025
-    assert fr["cloud"] == pytest.approx(0.0217, abs=0.003)
+    # What is left of "cloud" is bits of the barrier-island beach: bright sand, Fmask's classic
+    # commission, mostly removed since the urban-like false positives are buffered by 250 m.
+    assert fr["cloud"] < 0.02  # the target for this cloud-free scene
+    assert fr["cloud"] == pytest.approx(0.0055, abs=0.003)
     assert fr["water"] == pytest.approx(0.535, abs=0.02)  # the Atlantic and the bay
     assert r.layers["cloud"].mean() < 0.01  # before the 3 px buffer
 
