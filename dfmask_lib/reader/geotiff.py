@@ -87,11 +87,8 @@ def read_geotiff_stack(path: str | os.PathLike, band_names: Sequence[str],
             except RasterioError as exc:
                 raise ProductError(f"cannot read {path}: {exc}") from None
             crs = ds.crs
-    meta = ProductMetadata(product_type="GeoTIFF", quantification_value=float(scale),
-                           radio_add_offset={b: float(offset) for b in wanted}, source=str(path))
-    return Scene(reflectance=data.reflectance, band_names=wanted, valid=data.valid, crs=crs,
-                 transform=grid.transform, sun_zenith=sun_zenith, sun_azimuth=sun_azimuth,
-                 metadata=meta, saturated=data.saturated)
+    return _declared_scene(data, wanted, crs, grid.transform, "GeoTIFF", scale, offset, path,
+                           sun_zenith, sun_azimuth)
 
 
 def find_band_files(folder: str | os.PathLike) -> dict[str, str]:
@@ -138,8 +135,16 @@ def read_band_folder(path: str | os.PathLike, *, window: Window | None = None,
         except RasterioError as exc:
             raise ProductError(f"{folder}: cannot decode a band file ({exc})") from None
         crs = grid.crs
-    meta = ProductMetadata(product_type="band folder", quantification_value=float(quantification),
-                           radio_add_offset={b: float(offset) for b in bands}, source=str(folder))
-    return Scene(reflectance=data.reflectance, band_names=bands, valid=data.valid, crs=crs,
-                 transform=grid.transform, sun_zenith=sun_zenith, sun_azimuth=sun_azimuth,
+    return _declared_scene(data, bands, crs, grid.transform, "band folder", quantification,
+                           offset, folder, sun_zenith, sun_azimuth)
+
+
+def _declared_scene(data, bands: Sequence[str], crs, transform, product_type: str,
+                    scale: float, offset: float, source, sun_zenith: float,
+                    sun_azimuth: float) -> Scene:
+    """A Scene whose radiometry and sun were declared by the caller, not read from metadata."""
+    meta = ProductMetadata(product_type=product_type, quantification_value=float(scale),
+                           radio_add_offset={b: float(offset) for b in bands}, source=str(source))
+    return Scene(reflectance=data.reflectance, band_names=tuple(bands), valid=data.valid, crs=crs,
+                 transform=transform, sun_zenith=sun_zenith, sun_azimuth=sun_azimuth,
                  metadata=meta, saturated=data.saturated)
