@@ -387,6 +387,8 @@ def make_data(
         MissingDataError: no products or a missing label file. DataFileError / LabelError: bad labels.
     """
     from . import reader  # the reader pulls in rasterio; import it only at the I/O edge
+    from .reader.labels import check_label_grid
+    from .reader.resample import Grid
 
     src_dir, out = Path(src_dir), Path(out)
     products = find_products(src_dir)
@@ -399,12 +401,9 @@ def make_data(
     def scenes() -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
         for product, label_file in zip(products, label_files):
             scene = reader.read_product(product, progress=False)
-            label, _ = reader.read_labels(label_file, LABEL_TABLE[kind])
-            if label.shape != scene.shape:
-                raise LabelError(
-                    f"{label_file} is {label.shape} but {product.name} is {scene.shape} on its "
-                    "20 m grid; labels must be on the 20 m grid of their product"
-                )
+            label, profile = reader.read_labels(label_file, LABEL_TABLE[kind])
+            check_label_grid(profile, Grid(scene.transform, scene.shape, scene.crs),
+                             label_file.name, product.name)
             label = np.where(scene.valid, label, 0).astype(np.uint8)
             yield product.name, input_stack(scene, config.input_set), label
 

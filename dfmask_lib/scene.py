@@ -6,7 +6,8 @@ prediction consume. Contract:
 
 * ``reflectance``: float32, shape (n_bands, H, W), top-of-atmosphere reflectance
   (unitless, ~0-1.5) on one grid (the 20 m grid for SAFE products), bands in
-  ``band_names`` order. For a full L1C product that order is :data:`S2_BANDS`
+  ``band_names`` order. Slightly negative values are real for dark pixels of baseline
+  >= 04.00 products and are kept; indices clip them (:func:`normalized_difference`). For a full L1C product that order is :data:`S2_BANDS`
   (B01 ... B08, B8A, B09 ... B12). Pixels outside ``valid`` hold 0.
 * ``valid``: bool (H, W); False where any band is no data (DN 0).
 * ``saturated``: bool (H, W); True where B02, B03 or B04 had DN 65535.
@@ -27,11 +28,17 @@ from affine import Affine
 
 from .errors import BandError
 
-__all__ = ["S2_BANDS", "NATIVE_RESOLUTION", "ProductMetadata", "Scene", "ndsi"]
+__all__ = ["S2_BANDS", "NATIVE_RESOLUTION", "NEGATIVE_REFLECTANCE_RULE", "ProductMetadata", "Scene",
+           "normalized_difference", "ndsi"]
 
 #: All 13 Sentinel-2 MSI bands in the project's canonical order.
 S2_BANDS: tuple[str, ...] = (
     "B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12",
+)
+#: The rule for reflectance below 0 (see :func:`normalized_difference`), for docs and tags.
+NEGATIVE_REFLECTANCE_RULE = (
+    "reflectance is clipped at 0 before every normalised difference or ratio index; "
+    "band values keep their raw (possibly negative) reflectance"
 )
 #: Native ground sampling distance of each band, metres.
 NATIVE_RESOLUTION: Mapping[str, int] = MappingProxyType({
@@ -128,8 +135,39 @@ class Scene:
         return np.stack([self.band(n) for n in names])
 
 
+def normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(a - b) / (a + b) on reflectance clipped at 0: float32 in [-1, 1], 0 where a + b == 0.
+
+    The project's one rule for negative reflectance (:data:`NEGATIVE_REFLECTANCE_RULE`):
+    from processing baseline 04.00 on, a dark pixel (water, shadowed snow in SWIR) can
+    have (DN - 1000) / 10000 < 0. A ratio of such values is meaningless (green -0.01 and
+    SWIR1 0.0105 give an "NDSI" of -41), so both operands are clipped at 0 first: a
+    negative band counts as "no signal", which keeps the index in [-1, 1] and gives -1 or
+    +1 when only one band has signal. Every normalised difference and ratio index (the
+    network's NDSI channel, Fmask's NDVI, NDSI, NDBI, whiteness and CDI ratios) follows
+    this rule; band values themselves (network input channels, thresholds on a band, HOT,
+    the flood fill) keep the raw reflectance.
+
+    Args:
+        a, b: float arrays of equal shape (TOA reflectance).
+
+    Returns:
+        float32 array of the same shape in [-1, 1].
+    """
+    a = np.maximum(np.asarray(a, dtype=np.float32), np.float32(0))
+    b = np.maximum(np.asarray(b, dtype=np.float32), np.float32(0))
+    num = a - b
+    den = a + b
+    out = np.zeros(np.broadcast(num, den).shape, dtype=np.float32)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
+
 def ndsi(green: np.ndarray, swir1: np.ndarray) -> np.ndarray:
     """Normalised difference snow index (B03 - B11) / (B03 + B11), 0 where the sum is 0.
+
+    Computed by :func:`normalized_difference`, so on reflectance clipped at 0 (the
+    project's rule for negative reflectance).
 
     Args:
         green, swir1: float arrays of equal shape (TOA reflectance B03 and B11).
@@ -137,10 +175,4 @@ def ndsi(green: np.ndarray, swir1: np.ndarray) -> np.ndarray:
     Returns:
         float32 array of the same shape in [-1, 1].
     """
-    green = np.asarray(green, dtype=np.float32)
-    swir1 = np.asarray(swir1, dtype=np.float32)
-    num = green - swir1
-    den = green + swir1
-    out = np.zeros_like(num)
-    np.divide(num, den, out=out, where=den != 0)
-    return out
+    return normalized_difference(green, swir1)

@@ -82,6 +82,10 @@ plt.show()
 # A real cloudy L1C array (s2cloudless test input). It has no georeference and no date, so the
 # scene is built with the pixel size and the assumed sun position from the parameters above
 # (nadir view). The sun position only moves the shadows; the cloud mask does not depend on it.
+#
+# Fmask 4 defines its windows, buffers and object sizes in pixels of the 20 m grid. This array
+# has coarser pixels, so `run_fmask` converts those fields to the same ground distances and
+# areas on its grid (`FmaskConfig.on_grid`); the line printed below lists each conversion.
 
 # %%
 data = np.load(fetch(betsiboka)) if betsiboka else None
@@ -93,6 +97,7 @@ if data is not None:
     layers = bres.layers
     print(f"Betsiboka: {bscene.shape[0]} x {bscene.shape[1]} px, assumed sun zenith "
           f"{zenith:.1f} deg, azimuth {azimuth:.1f} deg")
+    print(config.describe_on_grid(bscene.resolution))
     print(f"land threshold {layers['land_threshold']:.3f}, water threshold "
           f"{layers['water_threshold']:.3f}, HOT range {layers['hot_range'][0]:.3f} .. "
           f"{layers['hot_range'][1]:.3f}")

@@ -48,6 +48,27 @@ def test_ndsi_zero_denominator():
     assert out.dtype == np.float32
 
 
+def test_ndsi_clips_negative_reflectance_at_zero():
+    # Baseline >= 04.00: (DN - 1000) / 10000 < 0 for dark pixels. Unclipped, green -0.01 with
+    # SWIR1 0.0105 gives (-0.0205) / 0.0005 = -41; clipped, green has no signal: -1.
+    green = np.array([-0.01, 0.0105, -0.02, -0.003, 0.3], np.float32)
+    swir1 = np.array([0.0105, -0.01, -0.01, 0.0, 0.1], np.float32)
+    out = ndsi(green, swir1)
+    np.testing.assert_allclose(out, [-1.0, 1.0, 0.0, 0.0, 0.5], rtol=1e-6)
+    assert np.all(np.abs(out) <= 1)
+
+
+def test_normalized_difference_stays_in_range_on_random_signed_values():
+    from dfmask_lib.scene import normalized_difference
+
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(-0.05, 0.05, (2, 10_000)).astype(np.float32)
+    out = normalized_difference(a, b)
+    assert out.dtype == np.float32 and np.all(np.abs(out) <= 1)
+    both_positive = (a > 0) & (b > 0)
+    np.testing.assert_allclose(out[both_positive], ((a - b) / (a + b))[both_positive], rtol=1e-5)
+
+
 def test_atomic_path_success_and_failure(tmp_path):
     target = tmp_path / "sub" / "out.tif"
     with atomic_path(target) as tmp:

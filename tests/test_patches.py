@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import json
 import os
 from pathlib import Path
@@ -104,6 +107,19 @@ def test_input_stack_swirndsi_order_and_ndsi() -> None:
     assert input_stack(scene, "all13").shape == (13, 20, 30)
     with pytest.raises(ConfigError):
         input_stack(scene, "rgb")
+
+
+def test_input_stack_ndsi_follows_the_negative_reflectance_rule() -> None:
+    # The network's NDSI channel clips at 0 as Fmask does; the band channels keep raw values.
+    scene = tiny_scene()
+    refl = scene.reflectance.copy()
+    g, s = scene.band_names.index("B03"), scene.band_names.index("B11")
+    refl[g, 0, 0], refl[s, 0, 0] = -0.01, 0.0105
+    refl[g, 0, 1], refl[s, 0, 1] = 0.02, -0.005
+    stack = input_stack(dataclasses.replace(scene, reflectance=refl), "swirndsi")
+    assert stack[6, 0, 0] == pytest.approx(-1.0) and stack[6, 0, 1] == pytest.approx(1.0)
+    assert stack[1, 0, 0] == pytest.approx(-0.01) and stack[4, 0, 1] == pytest.approx(-0.005)
+    assert np.abs(stack[6]).max() <= 1
 
 
 def test_config_is_checked() -> None:
@@ -330,6 +346,41 @@ def test_make_data_errors(products, tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(MissingDataError, match="no Sentinel-2 products"):
         make_data(empty, tmp_path / "t.h5")
+    assert not (tmp_path / "t.h5").exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    ("shift", r"origin \(350020, 4850020\)"),   # one 20 m pixel to the east
+    ("crs", "EPSG:32632"),                       # the neighbouring UTM zone
+    ("shape", "14 x 15 px"),
+])
+def test_make_data_refuses_labels_off_the_product_grid(products, tmp_path: Path, change: str,
+                                                       message: str) -> None:
+    from affine import Affine
+    from rasterio.crs import CRS
+
+    from dfmask_lib.classes import FMASK
+    from dfmask_lib.patches import make_data
+    from dfmask_lib.reader import read_product
+    from dfmask_lib.writer import write_classmap
+
+    src, labels, safes = products
+    scene = read_product(safes[1], progress=False)
+    fmask = np.zeros(scene.shape, np.uint8)
+    crs, transform = scene.crs, scene.transform
+    if change == "shift":
+        transform = transform @ Affine.translation(1, 0)
+    elif change == "crs":
+        crs = CRS.from_epsg(32632)
+    else:
+        fmask = fmask[1:]
+    write_classmap(labels / f"{safes[1].stem}_FMASK.tif", fmask, crs=crs, transform=transform,
+                   table=FMASK)
+    with pytest.raises(LabelError, match="not on the grid of") as info:
+        make_data(src, tmp_path / "t.h5", PatchConfig(window=6, patch_size=8), labels_dir=labels)
+    text = str(info.value)
+    assert safes[1].name in text and "EPSG:32631, 15 x 15 px at 20 m, origin (350000, 4850020)" in text
+    assert re.search(message, text)
     assert not (tmp_path / "t.h5").exists()
 
 

@@ -10,18 +10,37 @@ References (cited per field):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import math
+from dataclasses import dataclass, fields, replace
 
 from ..errors import ConfigError
 
-__all__ = ["FmaskConfig"]
+__all__ = ["FmaskConfig", "REFERENCE_RESOLUTION", "PIXEL_LENGTH_FIELDS", "PIXEL_WINDOW_FIELDS",
+           "PIXEL_AREA_FIELDS"]
+
+#: The grid the pixel-valued fields are defined on: Fmask 4 for Sentinel-2 runs at 20 m (Q19).
+REFERENCE_RESOLUTION = 20.0
+#: Fields that are lengths in 20 m pixels (square buffers): scaled by 20 / resolution.
+PIXEL_LENGTH_FIELDS = ("cloud_buffer", "shadow_buffer", "snow_buffer")
+#: Fields that are odd window sizes in 20 m pixels: scaled by 20 / resolution, kept odd (>= 3).
+PIXEL_WINDOW_FIELDS = ("scsi_window", "cdi_window")
+#: Fields that are pixel counts (areas) at 20 m: scaled by (20 / resolution) ** 2.
+PIXEL_AREA_FIELDS = ("scsi_min_snow_pixels", "min_clear_pixels", "cdi_max_object",
+                     "min_cloud_pixels")
 
 
 @dataclass(frozen=True)
 class FmaskConfig:
     """Fmask 4 for Sentinel-2 settings; the defaults are Fmask 4's S2 defaults.
 
-    Distances are in metres or pixels of the 20 m grid as named; reflectances are TOA.
+    Reflectances are TOA. Distances are in metres (fields ending in ``_m``, heights) or in
+    pixels **of the 20 m reference grid** on which Q19 define them for Sentinel-2 (windows,
+    buffers, object and pixel counts: :data:`PIXEL_LENGTH_FIELDS`, :data:`PIXEL_WINDOW_FIELDS`,
+    :data:`PIXEL_AREA_FIELDS`). :func:`~dfmask_lib.fmask.run_fmask` converts those to the
+    scene's grid with :meth:`on_grid`, so a 60 m or 10 m scene gets the same ground
+    distances and areas (a 3 px cloud buffer is 60 m on every grid). ``height_step_px`` is a
+    shadow shift in pixels of the scene's own grid by definition (ZW12), and
+    ``percentile_sample``, ``fill_max_pixels`` and ``match_sample`` are compute budgets.
     """
 
     # --- step 3: potential snow (ZW12 eq. 20; Q19 keeps it) ---
@@ -159,3 +178,43 @@ class FmaskConfig:
                 raise ConfigError(f"FmaskConfig.{name} must be positive")
         if not 0 <= self.similarity <= 1:
             raise ConfigError("FmaskConfig.similarity is a fraction of the footprint: use 0-1")
+
+    def on_grid(self, resolution: float) -> "FmaskConfig":
+        """This config with its 20 m pixel fields converted to a grid of ``resolution`` metres.
+
+        Lengths (buffers) scale by k = 20 / resolution and are rounded; windows scale by k
+        and are rounded to the nearest odd size of at least 3; pixel counts scale by k**2
+        and are rounded. At 20 m the config is returned unchanged. E.g. at 60 m:
+        cloud buffer 3 -> 1 px, SCSI window 501 -> 167 px, CDI window 7 -> 3 px, the clear-pixel
+        test 40000 -> 4444 px, the minimum cloud object 3 -> 0 px (one 60 m pixel is already
+        larger than three 20 m ones).
+
+        Raises:
+            ConfigError: ``resolution`` is not a positive number of metres.
+        """
+        if not (isinstance(resolution, (int, float)) and math.isfinite(resolution)
+                and resolution > 0):
+            raise ConfigError(f"grid resolution must be a positive number of metres, got "
+                              f"{resolution!r}")
+        k = REFERENCE_RESOLUTION / float(resolution)
+        if math.isclose(k, 1.0, rel_tol=1e-9):
+            return self
+        changes: dict[str, int] = {}
+        for name in PIXEL_LENGTH_FIELDS:
+            changes[name] = int(round(getattr(self, name) * k))
+        for name in PIXEL_WINDOW_FIELDS:
+            changes[name] = max(3, 2 * int(round((getattr(self, name) * k - 1) / 2)) + 1)
+        for name in PIXEL_AREA_FIELDS:
+            changes[name] = int(round(getattr(self, name) * k * k))
+        return replace(self, **changes)
+
+    def describe_on_grid(self, resolution: float) -> str:
+        """One line saying which pixel fields :meth:`on_grid` changes at ``resolution`` m."""
+        grid = self.on_grid(resolution)
+        changed = [f"{name} {getattr(self, name)} -> {getattr(grid, name)}"
+                   for name in PIXEL_LENGTH_FIELDS + PIXEL_WINDOW_FIELDS + PIXEL_AREA_FIELDS
+                   if getattr(grid, name) != getattr(self, name)]
+        if not changed:
+            return f"at {resolution:g} m the pixel fields are used as defined (20 m grid)"
+        return (f"pixel fields converted from the 20 m grid to {resolution:g} m pixels: "
+                + ", ".join(changed))

@@ -2,6 +2,12 @@
 
 Every function takes float32 TOA reflectance arrays of one shape (usually (H, W))
 and returns float32 of that shape. Ratios are 0 where their denominator is 0.
+
+Negative reflectance (dark pixels of baseline >= 04.00 products): every normalised
+difference and ratio here is computed on reflectance clipped at 0, the project's one
+rule (:func:`dfmask_lib.scene.normalized_difference`), shared with the network's NDSI
+channel; so NDVI, NDSI, NDBI and the CDI stay in [-1, 1] and whiteness in [0, 4]. HOT is
+linear in the bands and keeps their raw values.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from scipy import ndimage as ndi
 
 from ..errors import BandError
 from ..scene import ndsi
+from ..scene import normalized_difference as _clipped_difference
 
 __all__ = ["normalized_difference", "ndvi", "ndsi", "ndbi", "whiteness", "hot", "cdi"]
 
@@ -29,12 +36,15 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
+def _clip0(x: np.ndarray) -> np.ndarray:
+    """Reflectance clipped at 0 (the project's rule before a ratio), float32."""
+    return np.maximum(np.asarray(x, dtype=np.float32), np.float32(0))
+
+
 def normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(a - b) / (a + b) as float32, 0 where a + b == 0."""
+    """(a - b) / (a + b) on reflectance clipped at 0, float32 in [-1, 1], 0 where a + b == 0."""
     _same_shape("normalized_difference", a=a, b=b)
-    a = np.asarray(a, dtype=np.float32)
-    b = np.asarray(b, dtype=np.float32)
-    return _ratio(a - b, a + b)
+    return _clipped_difference(a, b)
 
 
 def ndvi(red: np.ndarray, nir: np.ndarray) -> np.ndarray:
@@ -50,10 +60,12 @@ def ndbi(swir1: np.ndarray, nir: np.ndarray) -> np.ndarray:
 def whiteness(blue: np.ndarray, green: np.ndarray, red: np.ndarray) -> np.ndarray:
     """sum(|b - m|) / m over B02, B03, B04 with m their mean (Zhu & Woodcock 2012 eq. 2).
 
-    Clouds are flat in the visible (small whiteness); 0 where m == 0.
+    Clouds are flat in the visible (small whiteness); 0 where m == 0. Bands are clipped
+    at 0 first (a mean near 0 of bands of both signs would make it explode), so it
+    lies in [0, 4].
     """
     _same_shape("whiteness", blue=blue, green=green, red=red)
-    blue, green, red = (np.asarray(x, dtype=np.float32) for x in (blue, green, red))
+    blue, green, red = (_clip0(x) for x in (blue, green, red))
     mean = (blue + green + red) / np.float32(3)
     spread = np.abs(blue - mean) + np.abs(green - mean) + np.abs(red - mean)
     return _ratio(spread, mean)
@@ -98,7 +110,7 @@ def cdi(b07: np.ndarray, b08: np.ndarray, b8a: np.ndarray, window: int = 7) -> n
     if np.ndim(b8a) != 2:
         raise BandError(f"cdi: bands must be 2-D (H, W) for its {window} x {window} window, "
                         f"got shape {np.shape(b8a)}")
-    b8a = np.asarray(b8a, dtype=np.float32)
-    v7 = _local_variance(_ratio(np.asarray(b07, np.float32), b8a), window)
-    v8 = _local_variance(_ratio(np.asarray(b08, np.float32), b8a), window)
+    b8a = _clip0(b8a)
+    v7 = _local_variance(_ratio(_clip0(b07), b8a), window)
+    v8 = _local_variance(_ratio(_clip0(b08), b8a), window)
     return _ratio(v7 - v8, v7 + v8)

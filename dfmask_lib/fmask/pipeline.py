@@ -39,7 +39,8 @@ class FmaskResult:
         fmask: uint8 (H, W) in Fmask codes (0 land, 1 water, 2 shadow, 3 snow, 4 cloud, 255 fill).
         classes: uint8 (H, W) in project codes (``recode(fmask, FMASK)``).
         layers: named intermediate arrays and numbers for figures (see :func:`run_fmask`).
-        config: the :class:`FmaskConfig` used.
+        config: the :class:`FmaskConfig` as given (its pixel fields at 20 m; the one converted
+            to the scene's grid is ``layers["grid_config"]``).
     """
 
     fmask: np.ndarray
@@ -66,6 +67,10 @@ def _check_inputs(scene: Scene, config: FmaskConfig, dem: np.ndarray | None,
                           "Scene's sun_zenith/sun_azimuth (dataclasses.replace)")
     if not np.isfinite(scene.sun_azimuth):
         raise ConfigError("the scene's sun azimuth is not a number; check the product metadata")
+    if scene.crs is not None and getattr(scene.crs, "is_geographic", False):
+        raise ConfigError("the scene's grid is in degrees (geographic CRS); Fmask needs a "
+                          "projected grid in metres: reproject the product to its UTM zone "
+                          "(e.g. gdalwarp -t_srs EPSG:326xx -tr 20 20)")
     for name, grid in (("dem", dem), ("water_occurrence", water_occurrence)):
         if grid is not None and np.shape(grid) != scene.shape:
             raise BandError(f"{name} has shape {np.shape(grid)} but the scene is {scene.shape}; "
@@ -89,7 +94,9 @@ def run_fmask(scene: Scene, config: FmaskConfig = FmaskConfig(), *,
     Args:
         scene: needs bands B02, B03, B04, B8A, B11, B12 (B10 and B07/B08 used when present),
             sun angles, and view angles as grids, metadata means, or neither (nadir).
-        config: thresholds (defaults: Fmask 4 for S2).
+        config: thresholds (defaults: Fmask 4 for S2). Its pixel-valued fields are pixels of
+            the 20 m grid; on a scene of another resolution they are converted with
+            :meth:`FmaskConfig.on_grid` (the converted config is ``layers["grid_config"]``).
         dem: optional float (H, W) terrain height, metres (shadow matching on terrain).
         water_occurrence: optional (H, W) global surface water occurrence, percent.
         progress: tqdm bars; None = only for scenes of 4 Mpx or more.
@@ -102,12 +109,17 @@ def run_fmask(scene: Scene, config: FmaskConfig = FmaskConfig(), *,
         potential_shadow, cloud, shadow`` (cloud and shadow before buffering); numbers
         ``land_threshold, water_threshold, hot_range``; ``cloud_labels`` int32 (H, W),
         ``cloud_heights`` (metres per object id, NaN = unmatched, index 0 unused),
-        ``similarity`` per object; ``skipped``: the steps the scene made moot.
+        ``similarity`` per object; ``skipped``: the steps the scene made moot;
+        ``grid_config``: the config converted to the scene's grid. ``result.config`` is the
+        config as given.
 
     Raises:
         BandError, ConfigError: on a scene Fmask cannot run on (missing bands, bad angles).
     """
     _check_inputs(scene, config, dem, water_occurrence)
+    user_config = config
+    # Windows, buffers and pixel counts are defined on the 20 m grid (Q19): convert them.
+    config = config.on_grid(scene.resolution)
     if progress is None:
         progress = scene.shape[0] * scene.shape[1] >= _PROGRESS_PIXELS
     bar = tqdm(total=12, desc="fmask", disable=disable_bar(progress), leave=False)
@@ -115,7 +127,7 @@ def run_fmask(scene: Scene, config: FmaskConfig = FmaskConfig(), *,
     blue, green, red = scene.band("B02"), scene.band("B03"), scene.band("B04")
     nir, swir1, swir2 = scene.band("B8A"), scene.band("B11"), scene.band("B12")
     cirrus = scene.band("B10") if "B10" in has else None
-    layers: dict[str, Any] = {"skipped": []}
+    layers: dict[str, Any] = {"skipped": [], "grid_config": config}
 
     # 1. Observation (all used bands > 0) and saturation.
     used = [b for b in REQUIRED_BANDS + OPTIONAL_BANDS if b in has]
@@ -195,4 +207,4 @@ def run_fmask(scene: Scene, config: FmaskConfig = FmaskConfig(), *,
     fmask = compose.compose(cloud, cast, snow & ~cloud, water, obs, config)
     bar.update()
     bar.close()
-    return FmaskResult(fmask, recode(fmask, FMASK), layers, config)
+    return FmaskResult(fmask, recode(fmask, FMASK), layers, user_config)

@@ -21,7 +21,8 @@ from ..errors import LabelError, MissingDataError, ProductError
 from .resample import Grid
 from .safe import GDAL_ENV
 
-__all__ = ["read_labels", "read_scl", "decode_scl", "find_label_file", "table_for"]
+__all__ = ["read_labels", "read_scl", "decode_scl", "find_label_file", "table_for",
+           "check_label_grid"]
 
 #: Native resolution of the Sen2Cor SCL the method scores (METHOD.md: "Read the 20 m SCL").
 SCL_RESOLUTION = 20.0
@@ -89,6 +90,33 @@ def read_labels(path: str | os.PathLike, table: MappingTable | str | None = None
         return recode(array, tab), profile
     except LabelError as exc:
         raise LabelError(f"{path.name}: {exc}") from None
+
+
+def check_label_grid(profile: dict[str, Any], grid: Grid, label_name: str,
+                     product_name: str) -> None:
+    """Refuse a class map that is not on its product's grid (CRS, transform and shape).
+
+    Comparing shapes alone lets a label file shifted by a pixel, or in another UTM zone,
+    label the wrong pixels silently; human labels (PANGAEA) and official Fmask files are
+    made by other tools, so the check matters most for them.
+
+    Args:
+        profile: the label file's rasterio profile (as :func:`read_labels` returns it).
+        grid: the product's grid (``Grid(scene.transform, scene.shape, scene.crs)``).
+        label_name, product_name: for the message.
+
+    Raises:
+        LabelError: naming both grids.
+    """
+    label_grid = Grid(profile["transform"], (int(profile["height"]), int(profile["width"])),
+                      profile.get("crs"))
+    if not label_grid.matches(grid):
+        raise LabelError(
+            f"{label_name} is not on the grid of {product_name}: labels {label_grid.describe()}; "
+            f"product {grid.describe()}. Labels must be on the 20 m grid of their product: "
+            "reproject them with nearest-neighbour resampling (e.g. gdalwarp -r near -te/-tr "
+            "of the product) or relabel"
+        )
 
 
 def decode_scl(scl: np.ndarray) -> np.ndarray:

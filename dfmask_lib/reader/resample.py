@@ -75,6 +75,24 @@ class Grid:
             )
         return Grid(self.transform @ Affine.translation(c0, r0), (h, w), self.crs)
 
+    def describe(self) -> str:
+        """One line for messages: CRS, size, pixel size and origin (upper-left corner)."""
+        crs = self.crs.to_string() if hasattr(self.crs, "to_string") else str(self.crs)
+        return (f"{crs or 'no CRS'}, {self.shape[0]} x {self.shape[1]} px at {self.res:g} m, "
+                f"origin ({self.transform.c:.10g}, {self.transform.f:.10g})")
+
+    def matches(self, other: "Grid", tolerance_px: float = 1e-3) -> bool:
+        """Same CRS, shape and transform (origin and pixel size within ``tolerance_px`` pixels)."""
+        if self.shape != other.shape or (self.crs is None) != (other.crs is None):
+            return False
+        if self.crs is not None and self.crs != other.crs:
+            return False
+        tol = tolerance_px * self.res
+        a, b = self.transform, other.transform
+        return (all(abs(x - y) <= tol for x, y in ((a.c, b.c), (a.f, b.f)))
+                and all(abs(x - y) <= tolerance_px * 1e-3 * self.res
+                        for x, y in ((a.a, b.a), (a.b, b.b), (a.d, b.d), (a.e, b.e))))
+
 
 @dataclass(frozen=True)
 class BandOnGrid:

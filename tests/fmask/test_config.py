@@ -47,3 +47,27 @@ def test_array_scene_takes_channels_last_and_refuses_dn() -> None:
         array_scene(arr[..., :6], resolution=60.0, sun_zenith=30.0, sun_azimuth=120.0)
     with pytest.raises(ConfigError, match="resolution"):  # was a degenerate transform
         array_scene(arr, resolution=0.0, sun_zenith=30.0, sun_azimuth=120.0)
+
+
+def test_on_grid_converts_the_20_m_pixel_fields() -> None:
+    c = FmaskConfig()
+    assert c.on_grid(20.0) is c
+    g = c.on_grid(60.0)
+    assert (g.cloud_buffer, g.shadow_buffer, g.snow_buffer) == (1, 1, 0)
+    assert (g.scsi_window, g.cdi_window) == (167, 3)
+    assert (g.scsi_min_snow_pixels, g.min_clear_pixels, g.cdi_max_object,
+            g.min_cloud_pixels) == (12321, 4444, 1111, 0)
+    # metres, thresholds and compute budgets are not pixel fields of the 20 m grid
+    assert (g.erode_m, g.false_positive_buffer_m, g.height_step_px, g.fill_max_pixels,
+            g.cloud_probability) == (90.0, 250.0, 2.0, 4_000_000, 0.20)
+    t = c.on_grid(10.0)
+    assert (t.cloud_buffer, t.scsi_window, t.cdi_window, t.min_clear_pixels,
+            t.min_cloud_pixels) == (6, 1001, 13, 160000, 12)
+    assert "cloud_buffer 3 -> 1" in c.describe_on_grid(60.0)
+    assert "used as defined" in c.describe_on_grid(20.0)
+
+
+@pytest.mark.parametrize("bad", [0.0, -20.0, float("nan"), "20"])
+def test_on_grid_refuses_a_bad_resolution(bad) -> None:
+    with pytest.raises(ConfigError, match="resolution"):
+        FmaskConfig().on_grid(bad)

@@ -54,3 +54,28 @@ def test_bands_of_different_shapes_raise_band_error(call) -> None:
 
     with pytest.raises(BandError, match="shape"):
         call()
+
+
+def test_indices_clip_negative_reflectance_at_zero() -> None:
+    # Dark water / shadowed snow of a baseline >= 04.00 product: bands slightly below 0.
+    # Unclipped these give NDVI (0.0105 + 0.01) / 0.0005 = 41 and a whiteness of ~60.
+    red, nir = a(-0.01, 0.02, -0.01), a(0.0105, -0.005, -0.02)
+    np.testing.assert_allclose(indices.ndvi(red, nir), [[1.0, -1.0, 0.0]])
+    np.testing.assert_allclose(indices.ndbi(a(0.0105), a(-0.01)), [[1.0]])
+    np.testing.assert_allclose(indices.ndsi(a(-0.01), a(0.0105)), [[-1.0]])
+    # B, G, R = 0.003, -0.001, -0.001: clipped (0.003, 0, 0), mean 0.001, spread 0.004 -> 4
+    white = indices.whiteness(a(0.003, 0.003), a(-0.001, 0.003), a(-0.001, -0.0029))
+    # and (0.003, 0.003, 0): mean 0.002, spread 0.004 -> 2
+    np.testing.assert_allclose(white, [[4.0, 2.0]], rtol=1e-5)
+    # HOT is linear: raw values are kept (0.003 - 0.5 * -0.001 - 0.08)
+    np.testing.assert_allclose(indices.hot(a(0.003), a(-0.001)), [[-0.0765]], atol=1e-7)
+
+
+def test_indices_are_bounded_on_random_signed_reflectance() -> None:
+    rng = np.random.default_rng(2)
+    b, g, r, n = rng.uniform(-0.02, 0.02, (4, 50, 50)).astype(np.float32)
+    for index in (indices.ndvi(r, n), indices.ndsi(g, n), indices.ndbi(n, r),
+                  indices.cdi(b, g, n)):
+        assert np.all(np.abs(index) <= 1 + 1e-6)
+    white = indices.whiteness(b, g, r)
+    assert np.all((white >= 0) & (white <= 4 + 1e-5))

@@ -119,3 +119,32 @@ def test_bad_inputs_raise_dfmask_errors(scene_truth) -> None:
         run_fmask(scene.reflectance)
     with pytest.raises(ConfigError, match="FmaskConfig"):  # was an AttributeError traceback
         run_fmask(scene, {"cloud_buffer": 0})
+
+
+def test_pixel_fields_follow_the_scene_resolution() -> None:
+    # 80 x 80 px with a 10 x 10 px cloud: 6300 clear pixels. At 20 m that is fewer than
+    # Fmask's 40000 (cloud = PCP, no probabilities); at 60 m the same pixels cover 9 times
+    # the ground, more than the 4444 px that 40000 px of 20 m make.
+    refl = paint((80, 80))
+    refl[:, 30:40, 30:40] = np.asarray(CLOUD, np.float32)[:, None, None]
+    cloud = np.zeros((80, 80), bool)
+    cloud[30:40, 30:40] = True
+    add_parallax(refl, cloud)
+    at20 = run_fmask(build_scene(refl, resolution=20.0))
+    at60 = run_fmask(build_scene(refl, resolution=60.0))
+    assert "probabilities" in at20.layers["skipped"]
+    assert "probabilities" not in at60.layers["skipped"]
+    assert at60.layers["grid_config"].min_clear_pixels == 4444
+    assert at60.config == FmaskConfig()  # the config as given is what the result records
+    # The 3 px cloud buffer of the 20 m grid is 60 m: 1 px at 60 m, 3 px at 20 m.
+    assert at60.layers["cloud"][cloud].all()
+    assert (at60.fmask == 4).sum() == 12 * 12
+    assert (at20.fmask == 4).sum() == 16 * 16
+
+
+def test_a_grid_in_degrees_is_refused(scene_truth) -> None:
+    from rasterio.crs import CRS
+
+    scene, _ = scene_truth
+    with pytest.raises(ConfigError, match="degrees"):
+        run_fmask(dataclasses.replace(scene, crs=CRS.from_epsg(4326)))
