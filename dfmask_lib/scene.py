@@ -13,7 +13,8 @@ prediction consume. Contract:
 * ``saturated``: bool (H, W); True where B02, B03 or B04 had DN 65535.
 * ``crs``/``transform``: rasterio CRS and affine transform of that grid.
 * Sun angles in degrees (tile means). View angles as per-pixel float32 (H, W)
-  grids in degrees (mean over detectors, interpolated from the 5 km grids), or
+  grids in degrees (the parallax-vector mean over bands and detectors, interpolated
+  from the 5 km grids as vectors: see :mod:`dfmask_lib.reader.angles`), or
   None when the product has none (then use the scene means in ``metadata``).
 """
 

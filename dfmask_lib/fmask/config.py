@@ -129,7 +129,8 @@ class FmaskConfig:
     shadow_fill_difference: float = 0.02
     #: clear-land percentile used to fill no-data before flood fill (ZW12).
     background_percentile: float = 17.5
-    #: flood fill on a block-averaged grid above this size (speed; see shadow.py).
+    #: above this size the flood fill runs on a grid of 3 x 3 block minima, a conservative
+    #: approximation that may miss but never adds shadow (speed; see shadow.py).
     fill_max_pixels: int = 4_000_000
     # --- step 11: shadow matching (ZW12 sect. 3.2; Q19) ---
     #: lowest cloud height tried, m (ZW12).

@@ -32,38 +32,56 @@ def flood_fill(image: np.ndarray, max_pixels: int = 0) -> np.ndarray:
     """Fill the dark "holes" of ``image`` (grey-level imfill) by reconstruction by erosion.
 
     Each pixel becomes the lowest level at which it connects to the image border,
-    so pits (shadows) rise to their rim while open terrain is unchanged.
+    so pits (shadows) rise to their rim while open terrain is unchanged: the fill at
+    p is the minimum, over 8-connected paths from p to a border pixel, of the
+    highest pixel on the path.
 
     Args:
         image: float32 (H, W).
-        max_pixels: if > 0 and the image is larger, the fill runs on a block-averaged
-            grid of at most that many pixels and is expanded back (nearest). A
-            deviation from Fmask for speed: the reconstruction is O(N log N) (about
-            35 s per 20 m tile band on 2 cores at full size); shadows are wider than
-            the blocks (3 px for a tile at the default 4 Mpx).
+        max_pixels: if > 0 and the image is larger, a conservative approximation on
+            blocks of factor x factor pixels, ``factor = ceil(sqrt(H * W / max_pixels))``
+            (3 for a 20 m tile at the default 4 Mpx). A deviation from Fmask for speed:
+            the reconstruction is O(N log N), about 35 s per 20 m tile band on 2 cores
+            at full size. The approximation never exceeds the full-resolution fill, so
+            it can miss a little shadow but never adds any (see below).
 
     Returns:
-        float32 (H, W), >= ``image`` wherever no averaging was needed.
+        float32 (H, W), >= ``image``; without blocks the exact fill, with blocks a
+        lower bound of it (every value is a pixel value of ``image``).
+
+    Why the block fill is a lower bound: the fill is increasing in the image (a
+    darker image has no higher path maxima). The image of block minima, expanded
+    back by repetition, is <= ``image`` everywhere, so its fill is <= the exact
+    fill. That fill equals the fill of the coarse grid of block minima expanded
+    back: a block image is constant per block, full-resolution 8-connected paths
+    visit 8-connected chains of blocks and every such chain can be walked at full
+    resolution, and the blocks holding a full-resolution border pixel are exactly
+    the coarse border blocks. Partial blocks at the bottom and right edges are
+    padded with copies of their own last row/column, so their minimum is over real
+    pixels only. The result is then raised to ``image`` (the exact fill is >= it too).
+    A block mean instead of the minimum would put textured ground below its block
+    mean into potential shadow that the exact fill does not find.
     """
     h, w = check_arrays("flood_fill", image=image)
+    image = image.astype(np.float32, copy=False)
     factor = 1
     if max_pixels and h * w > max_pixels:
         factor = int(np.ceil(np.sqrt(h * w / max_pixels)))
     if factor > 1:
-        ph, pw = -h % factor, -w % factor
-        padded = np.pad(image, ((0, ph), (0, pw)), mode="edge")
+        padded = np.pad(image, ((0, -h % factor), (0, -w % factor)), mode="edge")
         small = padded.reshape(padded.shape[0] // factor, factor,
-                               padded.shape[1] // factor, factor).mean(axis=(1, 3))
-        filled = flood_fill(small.astype(np.float32))
+                               padded.shape[1] // factor, factor).min(axis=(1, 3))
+        filled = flood_fill(small)
         big = np.repeat(np.repeat(filled, factor, axis=0), factor, axis=1)[:h, :w]
-        return np.maximum(big, image).astype(np.float32)
+        return np.maximum(big, image)
     if min(h, w) < 3:
-        return image.astype(np.float32)
-    seed = np.full_like(image, image.max(), dtype=np.float32)
+        return image.copy()  # every pixel is on the border
+    seed = np.full_like(image, image.max())
     border = np.zeros(image.shape, dtype=bool)
     border[[0, -1], :] = border[:, [0, -1]] = True
     seed[border] = image[border]  # the fill starts from the image border
-    return reconstruction(seed, image.astype(np.float32), method="erosion").astype(np.float32)
+    # skimage's default footprint is the full 3 x 3 square: 8-connected paths.
+    return reconstruction(seed, image, method="erosion").astype(np.float32)
 
 
 def potential_shadow(nir: np.ndarray, swir1: np.ndarray, obs: np.ndarray,
@@ -72,7 +90,10 @@ def potential_shadow(nir: np.ndarray, swir1: np.ndarray, obs: np.ndarray,
     """Step 10: pixels darker than their flood-filled surroundings in NIR and SWIR1 (Q19).
 
     No-data pixels are set to the 17.5th percentile of clear land first (ZW12), so
-    the image edge neither creates nor hides shadows.
+    the image edge neither creates nor hides shadows. Above ``config.fill_max_pixels``
+    the fill is the block approximation of :func:`flood_fill`, a lower bound of the
+    exact fill: the depth is then <= the full-resolution depth and the potential
+    shadow a subset of the full-resolution one.
 
     Args:
         nir, swir1: float32 (H, W) B8A and B11.
@@ -112,23 +133,28 @@ class ShadowMatch:
     similarity: np.ndarray
 
 
-def _circular_mean_deg(angles: np.ndarray) -> float:
-    rad = np.deg2rad(angles)
-    return float(np.rad2deg(np.arctan2(np.sin(rad).mean(), np.cos(rad).mean())) % 360)
+def _view_direction(zenith: float | np.ndarray | None, azimuth: float | np.ndarray | None,
+                    sl: tuple[slice, slice], mask: np.ndarray) -> tuple[float, float]:
+    """An object's view (zenith, azimuth), degrees, from scalars or (H, W) grids.
 
-
-def _angle(value: float | np.ndarray | None, sl: tuple[slice, slice], mask: np.ndarray,
-           circular: bool) -> float:
-    """An object's mean angle from a scalar or an (H, W) grid (circular for azimuths)."""
-    if value is None:
-        return 0.0
-    if np.ndim(value) == 0:
-        return float(value)
-    picked = value[sl][mask]
-    picked = picked[np.isfinite(picked)]
-    if picked.size == 0:
-        return 0.0
-    return _circular_mean_deg(picked) if circular else float(picked.mean())
+    Grids are averaged over the object's pixels as parallax vectors tan(vz) (sin az, cos az)
+    (an object across a detector boundary sees two look directions; the mean of the angles
+    is neither), the quantity the shadow shift depends on. Missing angles mean nadir.
+    """
+    if zenith is None or azimuth is None:
+        return 0.0, 0.0
+    if np.ndim(zenith) == 0 and np.ndim(azimuth) == 0:
+        return float(zenith), float(azimuth)
+    zen = np.broadcast_to(zenith, mask.shape if np.ndim(zenith) == 0 else np.shape(zenith))
+    az = np.broadcast_to(azimuth, np.shape(zen))
+    z, a = np.asarray(zen[sl][mask], np.float64), np.asarray(az[sl][mask], np.float64)
+    keep = np.isfinite(z) & np.isfinite(a)
+    if not keep.any():
+        return 0.0, 0.0
+    t = np.tan(np.deg2rad(z[keep]))
+    east, north = (t * np.sin(np.deg2rad(a[keep]))).mean(), (t * np.cos(np.deg2rad(a[keep]))).mean()
+    return (float(np.rad2deg(np.arctan(np.hypot(east, north)))),
+            float(np.rad2deg(np.arctan2(east, north)) % 360))
 
 
 @dataclass(frozen=True, eq=False)
@@ -267,8 +293,7 @@ def match_shadows(cloud: np.ndarray, pshadow: np.ndarray, obs: np.ndarray,
         mask = labels[sl] == obj
         rows, cols = np.nonzero(mask)
         rows, cols = rows + sl[0].start, cols + sl[1].start
-        view = (_angle(view_zenith, sl, mask, circular=False),
-                _angle(view_azimuth, sl, mask, circular=True))
+        view = _view_direction(view_zenith, view_azimuth, sl, mask)
         stride = max(1, int(np.ceil(rows.size / config.match_sample))) if config.match_sample else 1
         srows, scols = rows[::stride], cols[::stride]
         ground = float(dem[srows, scols].mean()) if dem is not None else 0.0

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import ProductError
 from ..scene import S2_BANDS
-from .angles import circular_mean_deg, mean_angle_grid
+from .angles import mean_angle_grid
 
 __all__ = ["ProductXml", "TileXml", "parse_product_xml", "parse_tile_xml", "band_name",
            "L1C_PRODUCT_TYPE"]
@@ -230,7 +230,9 @@ def parse_tile_xml(data: bytes, what: str = "MTD_TL.xml") -> TileXml:
     if means:
         zs = [_float(_text(e, "ZENITH_ANGLE", what), "ZENITH_ANGLE", what) for e in means]
         azs = [_float(_text(e, "AZIMUTH_ANGLE", what), "AZIMUTH_ANGLE", what) for e in means]
-        mvz, mva = float(np.mean(zs)), float(circular_mean_deg(np.array(azs)))
+        # the mean look direction over bands: the parallax-vector mean, as for the grids
+        mean_z, mean_a = mean_angle_grid(np.array(zs)[:, None, None], np.array(azs)[:, None, None])
+        mvz, mva = float(mean_z[0, 0]), float(mean_a[0, 0])
 
     tile_name = _text(root, "TILE_ID", what, default="")
     tm = re.search(r"_T(\d{2}[A-Z]{3})_", tile_name)

@@ -25,7 +25,7 @@ from rasterio.windows import Window
 
 from ..errors import BandError, MissingDataError, ProductError
 from ..scene import S2_BANDS, ProductMetadata, Scene
-from .angles import interpolate_angle_grid
+from .angles import interpolate_view_angles
 from .metadata import _L2A_MESSAGE, TileXml, parse_product_xml, parse_tile_xml
 from .resample import Grid, snap_grid
 from .stack import BandSource, read_reflectance_stack
@@ -256,9 +256,9 @@ def read_safe(path: str | os.PathLike, *, window: Window | None = None,
 
     view_zen = view_az = None
     if tile.view_zenith_grid is not None and not np.isnan(tile.view_zenith_grid).all():
-        view_zen = interpolate_angle_grid(tile.view_zenith_grid, ulx, uly, tile.angle_step, grid)
-        view_az = interpolate_angle_grid(tile.view_azimuth_grid, ulx, uly, tile.angle_step, grid,
-                                         circular=True)
+        # parallax vectors, not zenith and azimuth separately (see reader.angles)
+        view_zen, view_az = interpolate_view_angles(tile.view_zenith_grid, tile.view_azimuth_grid,
+                                                    ulx, uly, tile.angle_step, grid)
     row0 = int(round((uly - grid.transform.f) / grid.res))
     col0 = int(round((grid.transform.c - ulx) / grid.res))
     meta = ProductMetadata(

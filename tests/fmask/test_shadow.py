@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage as ndi
 
 from dfmask_lib.errors import ConfigError
 from dfmask_lib.fmask import FmaskConfig
@@ -20,12 +21,82 @@ def test_flood_fill_raises_pits_to_their_rim() -> None:
     assert filled[0, 4] == pytest.approx(0.05)
 
 
-def test_flood_fill_on_a_block_averaged_grid() -> None:
+def test_flood_fill_on_a_block_grid_fills_wide_pits() -> None:
     img = np.full((40, 40), 0.3, np.float32)
     img[10:22, 10:22] = 0.1
     filled = flood_fill(img, max_pixels=400)  # 2 x 2 blocks
     np.testing.assert_allclose(filled[12:20, 12:20], 0.3)
-    assert (filled >= img).all()
+    assert (filled >= img).all() and (filled <= flood_fill(img)).all()
+
+
+def _max_pixels_for(shape: tuple[int, int], factor: int) -> int:
+    """The fill_max_pixels that makes flood_fill use factor x factor blocks on ``shape``."""
+    n = shape[0] * shape[1]
+    max_pixels = -(-n // factor**2)
+    assert int(np.ceil(np.sqrt(n / max_pixels))) == factor
+    return max_pixels
+
+
+@pytest.mark.parametrize("shape", [(60, 60), (61, 58), (37, 44)])  # partial edge blocks too
+@pytest.mark.parametrize("factor", [2, 3])
+@pytest.mark.parametrize("levels", [0, 4])  # continuous values, or 4 levels (plateaus, ties)
+def test_block_fill_never_exceeds_the_exact_fill(shape, factor, levels) -> None:
+    rng = np.random.default_rng(factor * 100 + shape[1])
+    img = rng.random(shape).astype(np.float32)
+    if levels:
+        img = np.round(img * levels).astype(np.float32)
+    exact = flood_fill(img)
+    approx = flood_fill(img, _max_pixels_for(shape, factor))
+    assert approx.dtype == np.float32 and approx.shape == shape
+    assert (img <= approx).all() and (approx <= exact).all()
+
+
+def _textured_ground(shape=(150, 150), seed=0):
+    """NIR/SWIR1 of textured land (white plus 3 px-smooth texture, ~7 % std) with three
+    genuine shadows at 35 % of the ground's reflectance: 50 x 50, 6 x 6 and 4 x 4 px."""
+    rng = np.random.default_rng(seed)
+    texture = (1 + 0.05 * rng.standard_normal(shape)
+               + 0.5 * ndi.gaussian_filter(rng.standard_normal(shape), 3))
+    nir, swir = (0.30 * texture).astype(np.float32), (0.20 * texture).astype(np.float32)
+    big = np.zeros(shape, bool)
+    big[40:90, 60:110] = True
+    truth = big.copy()
+    truth[20:26, 20:26] = truth[120:124, 30:34] = True
+    nir[truth] *= np.float32(0.35)
+    swir[truth] *= np.float32(0.35)
+    return nir, swir, truth, big
+
+
+@pytest.mark.parametrize("factor, n_found", [(2, 2631), (3, 2567)])
+def test_block_potential_shadow_is_a_subset_of_the_exact_one(factor, n_found) -> None:
+    # A block-mean fill marked about 300 textured pixels below their block means here that
+    # the exact fill leaves out (296 at factor 2, 322 at factor 3).
+    nir, swir, truth, big = _textured_ground()
+    obs = np.ones(nir.shape, bool)
+    exact, exact_depth = potential_shadow(nir, swir, obs, obs, FmaskConfig(fill_max_pixels=0))
+    assert exact.sum() == 2998 and exact[truth].all()  # plus 446 px of dark texture
+    config = FmaskConfig(fill_max_pixels=_max_pixels_for(nir.shape, factor))
+    approx, depth = potential_shadow(nir, swir, obs, obs, config)
+    assert not (approx & ~exact).any() and (depth <= exact_depth).all()
+    # Every genuine shadow pixel is still found (recall 1.0 on the 50 x 50 shadow, and on
+    # the small ones); what is lost is dark texture: 2631 / 2998 = 0.878 of the exact
+    # potential shadow kept at factor 2, 2567 / 2998 = 0.856 at factor 3.
+    assert approx[big].mean() == 1.0 and approx[truth].all()
+    assert approx.sum() == n_found
+
+
+def test_potential_shadow_uses_the_block_fill_above_fill_max_pixels() -> None:
+    # A 1 px pit next to the border lies in a border block of the 2 x 2 block grid: the
+    # exact fill finds it, the (conservative) block fill does not; an inner pit both do.
+    nir = np.full((40, 40), 0.3, np.float32)
+    swir = np.full((40, 40), 0.2, np.float32)
+    for r, c in ((1, 1), (20, 20)):
+        nir[r, c], swir[r, c] = 0.1, 0.05
+    obs = np.ones(nir.shape, bool)
+    exact, _ = potential_shadow(nir, swir, obs, obs)  # 1600 px < the default 4 Mpx
+    small, _ = potential_shadow(nir, swir, obs, obs, FmaskConfig(fill_max_pixels=400))
+    assert exact.sum() == 2 and exact[1, 1] and exact[20, 20]
+    assert small.sum() == 1 and small[20, 20]
 
 
 def test_potential_shadow_needs_both_bands_dark() -> None:
@@ -124,3 +195,20 @@ def test_candidate_heights_stay_within_the_configured_range() -> None:
     m = match_shadows(cloud, truth, np.ones(shape, bool), *sun, res, config=config)
     assert m.heights[1] <= config.max_height
     assert m.heights[1] == pytest.approx(200.0 + 2 * step)
+
+
+def test_an_object_across_two_detectors_takes_the_mean_parallax_vector() -> None:
+    from dfmask_lib.fmask.shadow import _view_direction
+    from dfmask_lib.reader.angles import parallax_vector, vector_angles
+
+    zen = np.full((4, 4), 4.0)
+    az = np.full((4, 4), 98.0)
+    zen[:, 2:], az[:, 2:] = 2.0, 283.0  # the neighbouring detector looks the other way
+    mask = np.ones((4, 4), bool)
+    e, n = parallax_vector(np.array([4.0, 2.0]), np.array([98.0, 283.0]))
+    expected = vector_angles(e.mean(), n.mean())
+    got = _view_direction(zen, az, (slice(0, 4), slice(0, 4)), mask)
+    assert got == pytest.approx((float(expected[0]), float(expected[1])))
+    assert 80 < got[1] < 110 and got[0] < 1.1  # not the angle means (3 deg, ~190 deg)
+    assert _view_direction(5.0, 100.0, (slice(0, 4), slice(0, 4)), mask) == (5.0, 100.0)
+    assert _view_direction(None, None, (slice(0, 4), slice(0, 4)), mask) == (0.0, 0.0)

@@ -14,6 +14,7 @@ from rasterio.windows import Window
 
 from dfmask_lib.errors import BandError, MissingDataError, ProductError
 from dfmask_lib.reader import read_product, read_safe
+from dfmask_lib.reader.angles import mean_angle_grid, parallax_vector, vector_angles
 from dfmask_lib.scene import S2_BANDS
 
 from .conftest import band_file
@@ -72,17 +73,26 @@ def test_view_angles_interpolate_the_detector_mean(scene_a, safe_a):
     """Pixel (0, 0)'s centre (350010, 4850010) is node (10.002, 10.002) of the 5 km grid."""
     assert scene_a.view_zenith.shape == (15, 15) and scene_a.view_zenith.dtype == np.float32
     assert 1.4 < scene_a.view_zenith.min() <= scene_a.view_zenith.max() < 1.6
-    assert 214 < scene_a.view_azimuth.min() <= scene_a.view_azimuth.max() < 216
+    assert 213 < scene_a.view_azimuth.min() <= scene_a.view_azimuth.max() < 215
     root = ET.parse(next(safe_a.glob("GRANULE/*/MTD_TL.xml"))).getroot()
     grids = [g for g in root.iter() if g.tag == "Viewing_Incidence_Angles_Grids"]
-    zen = np.array([[[float(v) for v in r.text.split()] for r in g.find("Zenith").iter("VALUES")]
-                    for g in grids])
+
+    def values(kind: str) -> np.ndarray:
+        return np.array([[[float(v) for v in r.text.split()] for r in g.find(kind).iter("VALUES")]
+                         for g in grids])
+
+    zen, az = values("Zenith"), values("Azimuth")
     assert zen.shape[1:] == (23, 23) and len(grids) > 13  # several detectors per band
-    node = np.nanmean(zen[:, 10:12, 10:12], axis=0)
+    # Nodes: the parallax-vector mean over bands and detectors; pixels: the bilinear
+    # interpolation of the vectors (2 x 2 nodes around pixel (0, 0)), converted back.
+    east, north = parallax_vector(*mean_angle_grid(zen, az))
     f = 10.002
     w = np.array([[(11 - f) * (11 - f), (11 - f) * (f - 10)], [(f - 10) * (11 - f), (f - 10) ** 2]])
-    assert scene_a.view_zenith[0, 0] == pytest.approx((node * w).sum(), abs=1e-4)
-    assert scene_a.metadata.mean_view_zenith == pytest.approx(2.86645933646085)
+    zen00, az00 = vector_angles((east[10:12, 10:12] * w).sum(), (north[10:12, 10:12] * w).sum())
+    assert scene_a.view_zenith[0, 0] == pytest.approx(zen00, abs=1e-4)
+    assert scene_a.view_azimuth[0, 0] == pytest.approx(az00, abs=1e-3)
+    # the parallax-vector mean of the 13 band means (their plain mean is 2.86645933646085)
+    assert scene_a.metadata.mean_view_zenith == pytest.approx(2.865466782913897)
 
 
 def test_window_read_equals_slice_of_full_read(scene_a, safe_a):
