@@ -1,7 +1,9 @@
-"""Tests of dfmask_lib.augment: labels stay class codes, image and labels stay aligned."""
+"""Tests of dfmask_lib.augment: labels stay class codes, image and labels stay aligned, and
+each transform is drawn with p = 0.5 over its documented range."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -56,3 +58,130 @@ def test_shape_mismatch_is_refused() -> None:
     with pytest.raises(BandError):
         augment_batch(torch.zeros(2, 3, 8, 8), torch.zeros(2, 8, 4, dtype=torch.long),
                       torch.Generator())
+
+
+# ----------------------------------------------------------------------------- the draws
+
+SIZE, DRAWS = 64, 2000
+
+
+def probe_batch(b: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs where every transform can be read off the output.
+
+    Image channel 0 = source row, channel 1 = source column, channel 2 = 1 (cut-out sets it to
+    0; bilinear zoom keeps it 1). Labels: 8 x 8 checkerboard of codes 1 and 5 only, so that a
+    bilinear blend of labels (2, 3, 4) would show and a 0 can only come from the cut-out.
+    """
+    rows, cols = torch.meshgrid(torch.arange(SIZE), torch.arange(SIZE), indexing="ij")
+    image = torch.stack([rows.float(), cols.float(), torch.ones(SIZE, SIZE)])
+    mask = torch.where((rows // 8 + cols // 8) % 2 == 0, 1, 5)
+    return image.expand(b, -1, -1, -1).clone(), mask.expand(b, -1, -1).clone()
+
+
+def axis_and_sign(v: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample, the output axis (0 rows, 1 columns) a coordinate channel varies along, and
+    its direction (+1 / -1). Checks that it is constant along the other axis (exact)."""
+    big = np.float32(1e9)
+    lo_r, hi_r = np.where(valid, v, big).min(2), np.where(valid, v, -big).max(2)  # per row
+    lo_c, hi_c = np.where(valid, v, big).min(1), np.where(valid, v, -big).max(1)  # per column
+    along_rows = (hi_r - lo_r).max(1) < 1e-4   # constant in every row: varies along rows
+    along_cols = (hi_c - lo_c).max(1) < 1e-4
+    assert (along_rows ^ along_cols).all()
+    first_last = np.where(along_rows[:, None], lo_r[:, [0, -1]], lo_c[:, [0, -1]])
+    return along_cols.astype(int), np.sign(first_last[:, 1] - first_last[:, 0]).astype(int)
+
+
+@pytest.fixture(scope="module")
+def draws() -> dict[str, np.ndarray]:
+    """What was applied to each of 2000 seeded samples, read off the outputs."""
+    g = torch.Generator().manual_seed(2024)
+    out: dict[str, list] = {k: [] for k in ("key", "reflected", "zoom_px", "cut_side")}
+    bad_labels: set[int] = set()
+    for _ in range(DRAWS // 500):
+        image, mask = probe_batch(500)
+        img, lab = augment_batch(image, mask, g)
+        img, lab = img.numpy(), lab.numpy()
+        valid = img[:, 2] != 0
+        assert np.array_equal(valid, lab != 0)              # cut-out: image and label together
+        assert np.all(img[:, 2][valid] == 1)
+        assert all(np.all(img[:, ch][~valid] == 0) for ch in range(3))  # cut-out image is 0
+        bad_labels |= set(np.unique(lab).tolist()) - {0, 1, 5}
+        (ax0, s0), (ax1, s1) = axis_and_sign(img[:, 0], valid), axis_and_sign(img[:, 1], valid)
+        assert (ax0 != ax1).all()
+        swapped = ax0 == 1
+        out["key"] += list(zip(swapped, s0, s1))
+        out["reflected"] += list(np.where(swapped, -s0 * s1, s0 * s1) < 0)
+        # Zoom: clamped borders give exactly the crop's first and last source row.
+        row = img[:, 0]
+        span = np.where(valid, row, -1e9).max((1, 2)) - np.where(valid, row, 1e9).min((1, 2))
+        assert np.allclose(span, np.round(span), atol=1e-4)
+        out["zoom_px"] += list(np.round(span).astype(int) + 1)
+        # Cut-out: one full square of label 0.
+        for v in ~valid:
+            n = int(v.sum())
+            if n:
+                r, c = np.nonzero(v)
+                side = r.max() - r.min() + 1
+                assert side == c.max() - c.min() + 1 and side * side == n
+                out["cut_side"].append(side)
+            else:
+                out["cut_side"].append(0)
+    assert not bad_labels, f"labels not of the input's codes (interpolated?): {bad_labels}"
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def test_zoom_applied_with_p_half_over_25_to_90_percent(draws) -> None:
+    zoom_px = draws["zoom_px"]
+    zoomed = zoom_px < SIZE
+    assert abs(zoomed.mean() - 0.5) < 0.04
+    frac = zoom_px[zoomed] / SIZE
+    # Crop side round(64 f), f in [0.25, 0.90] -> 16..58 px; the ends are reached.
+    assert frac.min() == 0.25 and frac.max() >= 0.89
+    assert frac.max() <= 58 / 64
+    assert len(np.unique(zoom_px[zoomed])) >= 40  # 43 possible sides, spread over the range
+
+
+def test_cutout_applied_with_p_half_and_sides_4_to_31(draws) -> None:
+    side = draws["cut_side"]
+    cut = side > 0
+    assert abs(cut.mean() - 0.5) < 0.04
+    assert side[cut].min() == 4 and side[cut].max() == 31
+    assert set(side[cut].tolist()) == set(range(4, 32))  # every side, nothing outside
+
+
+def test_flips_and_rot90_applied_with_p_half(draws) -> None:
+    """The dihedral transform (of 8) each sample received.
+
+    A flip of both axes is a 180-degree turn, so the single coins cannot be read off the
+    output; their product can. With independent flips of p = 0.5 and a rot90 of p = 0.5 by
+    k = 1, 2 or 3 quarter turns, the 4 axis-keeping elements (identity, 180 degrees, flip of
+    rows, of columns) have probability 1/6 each and the 4 axis-swapping ones (quarter turns,
+    transposes) 1/12 each; half the samples are mirrored, a third have the axes swapped
+    (2/3 x p_rot).
+    """
+    keys = [tuple(int(x) for x in k) for k in draws["key"]]
+    counts = {k: keys.count(k) / len(keys) for k in set(keys)}
+    assert len(counts) == 8
+    for (swapped, _, _), p in counts.items():
+        assert abs(p - (1 / 12 if swapped else 1 / 6)) < 0.03, (swapped, p)
+    assert abs(draws["reflected"].mean() - 0.5) < 0.04
+    p_rot = 1.5 * np.mean([k[0] for k in keys])
+    assert abs(p_rot - 0.5) < 0.04
+
+
+def test_labels_follow_the_image_through_every_transform() -> None:
+    """Nearest labels: away from block edges, the label is the source pixel's code."""
+    g = torch.Generator().manual_seed(5)
+    image, mask = probe_batch(200)
+    img, lab = augment_batch(image, mask, g)
+    img, lab = img.numpy(), lab.numpy()
+    valid = lab != 0
+    r, c = img[:, 0], img[:, 1]
+    # Nearest may pick a neighbour of the bilinear source position: keep pixels whose
+    # 1-pixel neighbourhood lies in one 8 x 8 block.
+    safe = ((np.floor(r - 1) // 8 == np.ceil(r + 1) // 8)
+            & (np.floor(c - 1) // 8 == np.ceil(c + 1) // 8))
+    expected = np.where((np.round(r) // 8 + np.round(c) // 8) % 2 == 0, 1, 5)
+    keep = valid & safe
+    assert keep.mean() > 0.3
+    assert np.array_equal(lab[keep], expected[keep])

@@ -283,14 +283,14 @@ ALCD_PRODUCTS = ("S2A_MSIL1C_20240120T105341_N0510_R051_T31TCJ_20240120T125244.S
 @pytest.fixture()
 def products(tmp_path: Path) -> tuple[Path, Path, list[Path]]:
     """A folder linking the two real 15 x 15 px (20 m) ALCD products, and Fmask labels for them."""
-    from dfmask_lib import registry
+    from conftest import fetch_real_dir
     from dfmask_lib.classes import FMASK
     from dfmask_lib.reader import read_product
     from dfmask_lib.writer import write_classmap
 
     src, labels = tmp_path / "src", tmp_path / "labels"
     src.mkdir()
-    safes = [registry.fetch_dir(f"{ALCD}/{name}", progress=False) for name in ALCD_PRODUCTS]
+    safes = [fetch_real_dir(f"{ALCD}/{name}") for name in ALCD_PRODUCTS]
     rng = np.random.default_rng(0)
     for safe in safes:
         (src / safe.name).symlink_to(safe)

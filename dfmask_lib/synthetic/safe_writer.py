@@ -38,7 +38,7 @@ from ..classes import CLOUD, PROJECT, SNOW
 from ..config import config_to_dict
 from ..errors import ConfigError
 from ..scene import NATIVE_RESOLUTION, S2_BANDS
-from .scene import SyntheticScene
+from .scene import SyntheticScene, view_zenith_at
 from .spectra import CENTRAL_WAVELENGTH_NM
 
 __all__ = ["ProductInfo", "QUANTIFICATION_VALUE", "RADIO_ADD_OFFSET", "to_dn", "band_arrays",
@@ -269,10 +269,10 @@ def _tile_xml(info: ProductInfo, scene: SyntheticScene) -> ET.Element:
         _el(gp, "YDIM", -res)
     ta = _el(geo, "Tile_Angles", metadataLevel="Standard")
     n = math.ceil(size * c.resolution / ANGLE_STEP_M) + 1  # 23 for a full 109.8 km tile
-    # Grid node k lies at x = ULX + k * 5000 m; the generator's view zenith is linear in the
-    # pixel-centre column, vz(col) = near + (far - near) * col / (size - 1).
+    # Grid node k lies at x = ULX + k * 5000 m, at pixel-centre column k * 5000 / res - 0.5;
+    # the generator's view zenith there (tan(vz) linear in the column: view_zenith_at).
     col_at_node = np.arange(n) * ANGLE_STEP_M / c.resolution - 0.5
-    vz_row = c.view_zenith_near + (c.view_zenith_far - c.view_zenith_near) * col_at_node / (size - 1)
+    vz_row = view_zenith_at(c, col_at_node)
     vz = np.broadcast_to(vz_row[None, :], (n, n))
     va = np.full((n, n), c.view_azimuth)
     sun = _el(ta, "Sun_Angles_Grid")

@@ -208,8 +208,20 @@ def surface_reflectance(rng: np.random.Generator, surface: np.ndarray) -> np.nda
     return out
 
 
+def view_zenith_at(c: SynthConfig, col: np.ndarray) -> np.ndarray:
+    """View zenith (degrees) at pixel-centre column ``col`` (may lie outside the scene).
+
+    tan(vz) is linear across the swath (a pushbroom at height h sees ground distance x at
+    tan(vz) = x / h), from ``view_zenith_near`` at column 0 to ``view_zenith_far`` at the last
+    column; the reader interpolates the MTD_TL grids as parallax vectors tan(vz) (sin, cos)
+    of the view azimuth, so it gets these values back exactly.
+    """
+    t0, t1 = np.tan(np.deg2rad([c.view_zenith_near, c.view_zenith_far]))
+    return np.rad2deg(np.arctan(t0 + (t1 - t0) * np.asarray(col, np.float64) / (c.size - 1)))
+
+
 def _view_zenith(c: SynthConfig) -> np.ndarray:
-    cols = np.linspace(c.view_zenith_near, c.view_zenith_far, c.size, dtype=np.float32)
+    cols = view_zenith_at(c, np.arange(c.size)).astype(np.float32)
     return np.broadcast_to(cols[None, :], (c.size, c.size)).copy()
 
 
