@@ -54,7 +54,7 @@ def config_from_dict(cls: type[T], data: dict[str, Any]) -> T:
     Unknown keys are refused (a config from another version must not be read silently);
     lists become tuples where the field's default is a tuple.
     """
-    data = {k: v for k, v in data.items() if k != "__class__"}
+    data = {k: v for k, v in data.items() if k not in ("__class__", "__version__")}
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -68,10 +68,17 @@ def config_from_dict(cls: type[T], data: dict[str, Any]) -> T:
 
 
 def save_config(config: Any, path: str | os.PathLike) -> Path:
-    """Write the config as pretty JSON to ``path`` atomically; return the path."""
+    """Write the config as pretty JSON to ``path`` atomically; return the path.
+
+    The file also records the code that wrote it under ``"__version__"``
+    (:func:`dfmask_lib.version.get_version`); :func:`load_config` ignores that key.
+    """
+    from .version import get_version
+
     path = Path(path)
+    data = {**config_to_dict(config), "__version__": get_version()}
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(config_to_dict(config), indent=2, sort_keys=True) + "\n")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path
 
 

@@ -374,33 +374,42 @@ def make_data(
     out: str | os.PathLike,
     config: PatchConfig = PatchConfig(),
     labels_dir: str | os.PathLike | None = None,
+    *,
+    reader_options: Mapping[str, Any] | None = None,
 ) -> Path:
     """Build a patch file from every product in ``src_dir`` (the I/O edge of this module).
 
-    Each product is read with :func:`dfmask_lib.reader.read_product` (20 m grid); its label file
-    (``*FMASK.tif`` in train mode, ``*LABELS.tif`` in test mode) is found with
-    :func:`dfmask_lib.reader.find_label_file` (in ``labels_dir`` when given) and recoded to
-    project classes. Labels are set to 0 where the scene has no data. Rerunning with the same
-    config and unchanged inputs (sizes, mtimes) returns at once.
+    Each product is read with :func:`dfmask_lib.reader.read_product` (20 m grid; with
+    ``reader_options``, e.g. ``band_names``, ``scale``, ``sun_zenith``, applied to every
+    product); its label file (``*FMASK.tif`` in train mode, ``*LABELS.tif`` in test mode) is
+    found with :func:`dfmask_lib.reader.find_label_file`, beside a GeoTIFF stack as
+    ``<stem>*FMASK.tif``, or in ``labels_dir`` when given, recoded to project classes and
+    checked to lie on the product's grid. Labels are set to 0 where the scene has no data.
+    Rerunning with the same config, reader options and unchanged inputs (sizes, mtimes)
+    returns at once.
 
     Raises:
-        MissingDataError: no products or a missing label file. DataFileError / LabelError: bad labels.
+        MissingDataError: no products or a missing label file. DataFileError / LabelError: bad
+            labels, or labels off the product's grid.
     """
     from . import reader  # the reader pulls in rasterio; import it only at the I/O edge
     from .reader.labels import check_label_grid
     from .reader.resample import Grid
 
     src_dir, out = Path(src_dir), Path(out)
+    options = dict(reader_options or {})
     products = find_products(src_dir)
     kind = LABEL_KIND[config.mode]
     label_files = [_find_label(reader, p, kind, labels_dir) for p in products]
     inputs = _signature(products) + _signature(label_files)
+    if options:  # other options give other reflectance: the file is stale
+        inputs.append(["reader_options", json.dumps(options, sort_keys=True)])
     if _up_to_date(out, config, inputs):
         return out
 
     def scenes() -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
         for product, label_file in zip(products, label_files):
-            scene = reader.read_product(product, progress=False)
+            scene = reader.read_product(product, progress=False, **options)
             label, profile = reader.read_labels(label_file, LABEL_TABLE[kind])
             check_label_grid(profile, Grid(scene.transform, scene.shape, scene.crs),
                              label_file.name, product.name)
@@ -411,8 +420,19 @@ def make_data(
     return out
 
 
+#: File names that are class maps, not products, when a folder also holds GeoTIFF stacks.
+_CLASS_MAP_SUFFIXES = ("FMASK.TIF", "LABELS.TIF", "FMASK.TIFF", "LABELS.TIFF")
+
+
+def _is_stack(p: Path) -> bool:
+    name = p.name.upper()
+    return (p.is_file() and p.suffix.lower() in (".tif", ".tiff")
+            and not name.endswith(_CLASS_MAP_SUFFIXES) and "_SCL" not in name)
+
+
 def find_products(src_dir: str | os.PathLike) -> list[Path]:
-    """The products in a folder: its sub-folders (``.SAFE`` or band folders) and ``.zip`` files, sorted.
+    """The products in a folder, sorted: sub-folders (``.SAFE`` or band folders), ``.zip``
+    files and GeoTIFF stacks (``.tif`` files other than ``*FMASK.tif``/``*LABELS.tif``/SCL).
 
     Raises:
         MissingDataError: the folder does not exist or holds no product.
@@ -421,16 +441,23 @@ def find_products(src_dir: str | os.PathLike) -> list[Path]:
     if not src_dir.is_dir():
         raise MissingDataError(f"{src_dir} is not a folder; give the folder holding the .SAFE products")
     products = sorted(p for p in src_dir.iterdir() if not p.name.startswith(".")
-                      and (p.is_dir() or p.suffix.lower() == ".zip"))
+                      and (p.is_dir() or p.suffix.lower() == ".zip" or _is_stack(p)))
     if not products:
-        raise MissingDataError(f"no Sentinel-2 products (.SAFE folders or .zip) in {src_dir}")
+        raise MissingDataError(f"no Sentinel-2 products (.SAFE folders, .zip or GeoTIFF stacks) "
+                               f"in {src_dir}")
     return products
 
 
 def _find_label(reader: Any, product: Path, kind: str, labels_dir: str | os.PathLike | None) -> Path:
     """The label file of ``product``: in ``labels_dir`` (named after the product) or beside its bands."""
     stem = product.name.removesuffix(".zip").removesuffix(".SAFE")
-    if labels_dir is None:
+    if product.is_file() and product.suffix.lower() in (".tif", ".tiff"):
+        stem = product.stem
+    if labels_dir is None and product.is_file():
+        # a GeoTIFF stack (or zip): its label beside it, as `dfmask fmask` writes it
+        hits = sorted(product.parent.glob(f"{stem}*{kind}.tif"))
+        found, where = (hits[0] if hits else None), f"{product.parent} ({stem}*{kind}.tif)"
+    elif labels_dir is None:
         found = reader.find_label_file(product, kind=kind)
         where = f"{product.name} (GRANULE/*/IMG_DATA/*{kind}.tif)"
     else:

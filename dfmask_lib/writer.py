@@ -9,8 +9,9 @@ and deflate-compressed, with
   class it maps to (Nambiar et al. 2022, see :mod:`dfmask_lib.classes`); the
   no-data code is black and transparent,
 * class names in the band description and in ``CLASS_<code>`` tags,
-* the producing configuration (JSON) in ``DFMASK_CONFIG`` and the package
-  version in ``DFMASK_VERSION``.
+* the producing configuration (JSON) in ``DFMASK_CONFIG`` and the code's version in
+  ``DFMASK_VERSION`` (package version + git commit, e.g. ``0.1.0+g7b7f24b``, see
+  :func:`dfmask_lib.version.get_version`).
 
 Codes outside the table are refused before anything is written, and the file
 appears under its final name only once complete (:func:`~dfmask_lib.atomic.atomic_path`).
@@ -18,6 +19,7 @@ appears under its final name only once complete (:func:`~dfmask_lib.atomic.atomi
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -28,13 +30,15 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import CRSError
 
-from . import __version__
 from .atomic import atomic_path
 from .classes import CLASS_COLOURS, CLASS_NAMES, NODATA, PROJECT, MappingTable
 from .config import config_to_json
 from .errors import ConfigError, LabelError
+from .version import get_version
 
 __all__ = ["BLOCK_SIZE", "write_classmap", "class_tags", "nodata_code"]
+
+log = logging.getLogger(__name__)
 
 #: Tile edge in pixels: GDAL's usual choice; a 5490 px tile is 22 x 22 blocks.
 BLOCK_SIZE = 256
@@ -121,7 +125,7 @@ def write_classmap(
     except (CRSError, ValueError) as exc:
         raise ConfigError(f"invalid crs {crs!r}: {exc}") from None
     all_tags = {
-        "DFMASK_VERSION": __version__,
+        "DFMASK_VERSION": get_version(),
         "CLASS_TABLE": table.name,
         **class_tags(table),
     }
@@ -160,4 +164,5 @@ def write_classmap(
             dst.write_colormap(1, colours)
             dst.set_band_description(1, description)
             dst.update_tags(**all_tags)
+    log.info("wrote %s (%d x %d px, %s codes)", path, height, width, table.name)
     return path

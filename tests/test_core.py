@@ -117,6 +117,9 @@ def test_config_round_trip(tmp_path):
     assert config_from_dict(_Cfg, json.loads(json.dumps(d))) == cfg
     save_config(cfg, tmp_path / "c.json")
     assert load_config(_Cfg, tmp_path / "c.json") == cfg
+    from dfmask_lib.version import get_version
+
+    assert json.loads((tmp_path / "c.json").read_text())["__version__"] == get_version()
     with pytest.raises(ConfigError, match="unknown _Cfg fields"):
         config_from_dict(_Cfg, {"lr": 1.0, "momentum": 0.9})
     (tmp_path / "bad.json").write_text("{")

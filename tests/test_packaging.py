@@ -52,3 +52,11 @@ def test_installed_versions_match_pins():
         if have is None or have.split("+")[0] != want:
             wrong[name] = (want, have)
     assert not wrong, f"installed versions differ from the pins (run `make setup`): {wrong}"
+
+
+def test_installed_metadata_version_is_pyproject_version():
+    """dfmask_lib.version builds on the installed metadata: it must be this pyproject's."""
+    from dfmask_lib.version import package_version
+
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    assert package_version() == project["version"], "reinstall the package: make setup"

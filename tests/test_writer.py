@@ -131,3 +131,21 @@ def test_overwrite_replaces_existing(tmp_path):
     write_classmap(target, np.full((4, 4), 2, np.uint8), crs=CRS, transform=TRANSFORM)
     with rasterio.open(target) as src:
         assert (src.read(1) == 2).all()
+
+
+def test_version_tag_names_the_code(tmp_path, classes, monkeypatch):
+    """DFMASK_VERSION is the package version plus the git commit (when run from a checkout),
+    asked at write time: the cached value of the process."""
+    import re
+
+    from dfmask_lib import version
+
+    out = write_classmap(tmp_path / "m.tif", classes, crs=CRS, transform=TRANSFORM)
+    with rasterio.open(out) as src:
+        tag = src.tags()["DFMASK_VERSION"]
+    assert tag == version.get_version() == __version__
+    assert re.fullmatch(r"\d+\.\d+\.\d+(\+g[0-9a-f]{7,40}(\.dirty)?)?", tag)
+    monkeypatch.setattr("dfmask_lib.writer.get_version", lambda: "9.9.9+gdeadbee")
+    out = write_classmap(tmp_path / "n.tif", classes, crs=CRS, transform=TRANSFORM)
+    with rasterio.open(out) as src:
+        assert src.tags()["DFMASK_VERSION"] == "9.9.9+gdeadbee"

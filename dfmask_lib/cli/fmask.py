@@ -2,37 +2,41 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 import click
 
+from ._options import UserPath, product_options
+
 __all__ = ["fmask"]
+
+log = logging.getLogger(__name__)
 
 
 @click.command()
-@click.argument("product", type=click.Path(path_type=Path))
-@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.argument("product", type=UserPath(path_type=Path))
+@click.option("-o", "--out", type=UserPath(dir_okay=False, path_type=Path), default=None,
               help="Output GeoTIFF (default: <granule>/IMG_DATA/T<tile>_<datetime>_FMASK.tif "
                    "inside a SAFE folder, else beside the input).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
-@click.option("--sun-zenith", type=click.FloatRange(0, 90, max_open=True), default=None,
-              help="Sun zenith (deg) for products without MTD_TL.xml (band folders).")
-@click.option("--sun-azimuth", type=click.FloatRange(0, 360), default=None,
-              help="Sun azimuth (deg, clockwise from north); with --sun-zenith.")
-def fmask(product: Path, out: Path | None, overwrite: bool, sun_zenith: float | None,
-          sun_azimuth: float | None) -> None:
+@product_options
+def fmask(product: Path, out: Path | None, overwrite: bool,
+          reader_options: dict[str, Any]) -> None:
     """Run Fmask 4 (Sentinel-2) on PRODUCT and write the Fmask codes as a GeoTIFF.
 
-    Codes: 0 clear land, 1 water, 2 cloud shadow, 3 snow, 4 cloud, 255 fill
-    (Qiu, Zhu & He 2019). Prints the path and the class fractions of observed pixels.
+    PRODUCT is a .SAFE folder, its .zip, a folder of band files or a GeoTIFF stack
+    (with --band-names). Codes: 0 clear land, 1 water, 2 cloud shadow, 3 snow, 4 cloud,
+    255 fill (Qiu, Zhu & He 2019). Prints the path and the class fractions of observed
+    pixels.
     """
     from ..fmask.compose import class_fractions
     from ..fmask.product import fmask_product_result
 
-    if (sun_zenith is None) != (sun_azimuth is None):
-        raise click.UsageError("give both --sun-zenith and --sun-azimuth, or neither")
-    sun = None if sun_zenith is None else (sun_zenith, sun_azimuth)
-    path, result = fmask_product_result(product, out, overwrite=overwrite, sun=sun)
+    path, result = fmask_product_result(product, out, overwrite=overwrite,
+                                        reader_options=reader_options)
+    log.info("Fmask of %s written to %s", product, path)
     click.echo(f"wrote {path}")
     for name, fraction in class_fractions(result.fmask).items():
         click.echo(f"  {name:<13} {100 * fraction:6.2f} %")

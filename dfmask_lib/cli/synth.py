@@ -6,13 +6,15 @@ from pathlib import Path
 
 import click
 
+from ._options import UserPath
+
 from ..synthetic.splits import DEFAULT_SPLITS
 
 __all__ = ["synth"]
 
 
 @click.command()
-@click.argument("outdir", type=click.Path(path_type=Path))
+@click.argument("outdir", type=UserPath(path_type=Path))
 @click.option("--n-train", type=int, default=DEFAULT_SPLITS.n_train, show_default=True,
               help="Scenes in TRAIN/.")
 @click.option("--n-val", type=int, default=DEFAULT_SPLITS.n_val, show_default=True,

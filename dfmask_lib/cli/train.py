@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ._options import UserPath
+
 __all__ = ["train"]
 
 
@@ -15,9 +17,9 @@ __all__ = ["train"]
               help="Self-training stage: picks the network size and learning rate.")
 @click.option("--full", is_flag=True,
               help="Supervised mode: all training patches with their Fmask labels.")
-@click.option("--train-h5", type=click.Path(path_type=Path), required=True,
+@click.option("--train-h5", type=UserPath(path_type=Path), required=True,
               help="Training patches (dfmask make-data --mode train).")
-@click.option("--val-h5", type=click.Path(path_type=Path), required=True,
+@click.option("--val-h5", type=UserPath(path_type=Path), required=True,
               help="Validation patches with human labels (dfmask make-data --mode test).")
 @click.option("--epochs", type=click.IntRange(min=1), default=400, show_default=True,
               help="Maximum epochs (early stopping may end sooner).")
@@ -29,7 +31,7 @@ __all__ = ["train"]
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue the run in the output folder.")
-@click.option("--out-dir", type=click.Path(path_type=Path), default=None,
+@click.option("--out-dir", type=UserPath(path_type=Path), default=None,
               help="Output folder (default runs/EXPERIMENT/stage<N>).")
 def train(experiment: str, stage: int, full: bool, train_h5: Path, val_h5: Path, epochs: int,
           batch_size: int, amp: bool, channels_last: bool, workers: int | None, device: str,

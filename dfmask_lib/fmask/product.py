@@ -8,9 +8,10 @@ finds it as ``<granule>/IMG_DATA/*FMASK.tif`` and recodes it with
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import os
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 from affine import Affine
@@ -58,14 +59,24 @@ def default_output(product: str | os.PathLike) -> Path:
 def fmask_product_result(product: str | os.PathLike, out: str | os.PathLike | None = None, *,
                          config: FmaskConfig | None = None, overwrite: bool = False,
                          sun: tuple[float, float] | None = None,
+                         reader_options: Mapping[str, Any] | None = None,
                          progress: bool = True) -> tuple[Path, FmaskResult]:
     """Like :func:`fmask_product`, also returning the :class:`FmaskResult` (CLI, notebook).
 
     ``sun`` = (zenith, azimuth) in degrees replaces the product's sun angles: needed for a
-    folder of band files, which has no MTD_TL.xml.
+    folder of band files, which has no MTD_TL.xml. ``reader_options`` go to
+    :func:`~dfmask_lib.reader.read_product` (``band_names``, ``scale``, ``offset``,
+    ``sun_zenith``, ``sun_azimuth``: what the CLI's product options give) and are recorded in
+    the output's ``PRODUCT_OPTIONS`` tag.
     """
     from ..reader import read_product
     from ..writer import write_classmap
+
+    options = dict(reader_options or {})
+    if sun is not None:
+        if "sun_zenith" in options or "sun_azimuth" in options:
+            raise ConfigError("give the sun either as sun= or in reader_options, not both")
+        options.update(sun_zenith=float(sun[0]), sun_azimuth=float(sun[1]))
 
     config = FmaskConfig() if config is None else config
     if not isinstance(config, FmaskConfig):
@@ -75,12 +86,11 @@ def fmask_product_result(product: str | os.PathLike, out: str | os.PathLike | No
         raise ConfigError(f"output {target} must be a .tif GeoTIFF")
     if target.exists() and not overwrite:
         raise ConfigError(f"{target} exists; pass overwrite=True (--overwrite) to replace it")
-    scene = read_product(product, progress=progress)
-    if sun is not None:
-        scene = dataclasses.replace(scene, sun_zenith=float(sun[0]), sun_azimuth=float(sun[1]))
+    scene = read_product(product, progress=progress, **options)
     result = run_fmask(scene, config, progress=None if progress else False)
     tags = {"SOURCE": Path(product).name, "SENSING_TIME": scene.metadata.sensing_time,
-            "TILE_ID": scene.metadata.tile_id}
+            "TILE_ID": scene.metadata.tile_id,
+            "PRODUCT_OPTIONS": json.dumps(options, sort_keys=True)}
     try:
         path = write_classmap(target, result.fmask, crs=scene.crs, transform=scene.transform,
                               table=FMASK, config=config, tags=tags)
