@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import rasterio
@@ -30,8 +31,8 @@ from rasterio.windows import Window
 
 from ..errors import ConfigError, ProductError
 
-__all__ = ["Grid", "BandOnGrid", "snap_grid", "read_band_on_grid", "block_mean", "bilinear",
-           "as_dn"]
+__all__ = ["Grid", "BandOnGrid", "Decoder", "snap_grid", "read_band_on_grid", "dn_decoder",
+           "block_mean", "bilinear", "as_dn"]
 
 #: Sentinel-2 L1C no-data DN.
 NODATA_DN = 0
@@ -156,6 +157,41 @@ def as_dn(array: np.ndarray) -> np.ndarray:
     )
 
 
+#: A decoder turns raw file values into (values, nodata, saturated) at the source
+#: resolution: what "no data" and "saturated" mean depends on the kind of file.
+Decoder = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def dn_decoder(nodata_value: int | None = None) -> Decoder:
+    """The L1C DN rule: uint16 DN (see :func:`as_dn`), DN 0 no data, DN 65535 saturated.
+
+    ``nodata_value``: a second no-data DN (e.g. 65535 declared by sen2r GeoTIFFs), compared
+    in the file's own type (an int16 file's nodata -1 is DN 65535 after :func:`as_dn`).
+    """
+    def decode(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        dn = as_dn(raw)
+        if nodata_value is not None and nodata_value != NODATA_DN:
+            dn = np.where(raw == nodata_value, np.uint16(NODATA_DN), dn)
+        return dn, dn == NODATA_DN, dn == SATURATED_DN
+    return decode
+
+
+def _block_reduce(values: np.ndarray, nodata: np.ndarray, saturated: np.ndarray,
+                  k: int) -> BandOnGrid:
+    """Area mean of k x k blocks; a block is no data / saturated if any of its pixels is."""
+    h, w = values.shape[0] // k, values.shape[1] // k
+    if values.shape != (h * k, w * k):
+        raise ProductError(f"array {values.shape} is not a whole number of {k} x {k} blocks")
+    # DN sums are exact in float32 (<= 36 uint16 values < 2**24); float files sum in float64
+    acc = np.float64 if values.dtype.kind == "f" else np.float32
+    blocks = np.where(nodata, 0, values).astype(acc).reshape(h, k, w, k)
+    mean = (blocks.sum(axis=(1, 3)) / acc(k * k)).astype(np.float32)
+    nd = nodata.reshape(h, k, w, k).any(axis=(1, 3))
+    sat = saturated.reshape(h, k, w, k).any(axis=(1, 3))
+    mean[nd] = 0.0
+    return BandOnGrid(mean, nd, sat)
+
+
 def block_mean(dn: np.ndarray, k: int) -> BandOnGrid:
     """Area-average a (k*H, k*W) DN array to (H, W); no data/saturated if any sub-pixel is.
 
@@ -163,30 +199,11 @@ def block_mean(dn: np.ndarray, k: int) -> BandOnGrid:
         dn: uint16 (k*H, k*W) digital numbers.
         k: integer reduction factor (2 for 10 m -> 20 m).
     """
-    h, w = dn.shape[0] // k, dn.shape[1] // k
-    if dn.shape != (h * k, w * k):
-        raise ProductError(f"array {dn.shape} is not a whole number of {k} x {k} blocks")
-    blocks = dn.reshape(h, k, w, k)
-    # float32 sums of <= 9 uint16 values are exact (< 2**24)
-    mean = blocks.astype(np.float32).sum(axis=(1, 3)) / np.float32(k * k)
-    nodata = blocks.min(axis=(1, 3)) == NODATA_DN
-    saturated = blocks.max(axis=(1, 3)) == SATURATED_DN
-    mean[nodata] = 0.0
-    return BandOnGrid(mean, nodata, saturated)
-
-
-def _read(src: rasterio.io.DatasetReader, band: int, window: Window,
-          nodata_value: int | None) -> np.ndarray:
-    raw = src.read(band, window=window)
-    dn = as_dn(raw)
-    if nodata_value is not None and nodata_value != NODATA_DN:
-        # compare in the file's own type: an int16 file's nodata -1 is DN 65535 after as_dn
-        dn = np.where(raw == nodata_value, np.uint16(NODATA_DN), dn)
-    return dn
+    return _block_reduce(dn, dn == NODATA_DN, dn == SATURATED_DN, k)
 
 
 def _finer(src: rasterio.io.DatasetReader, band: int, grid: Grid, k: int,
-           nodata_value: int | None) -> BandOnGrid:
+           decode: Decoder) -> BandOnGrid:
     r = abs(src.transform.a)
     col = (grid.transform.c - src.transform.c) / r
     row = (src.transform.f - grid.transform.f) / r
@@ -203,8 +220,8 @@ def _finer(src: rasterio.io.DatasetReader, band: int, grid: Grid, k: int,
                      np.zeros(grid.shape, bool))
     for r0 in range(0, h, _STRIP_ROWS):
         rh = min(_STRIP_ROWS, h - r0)
-        dn = _read(src, band, Window(col, row + r0 * k, w * k, rh * k), nodata_value)
-        part = block_mean(dn, k)
+        raw = src.read(band, window=Window(col, row + r0 * k, w * k, rh * k))
+        part = _block_reduce(*decode(raw), k)
         out.dn[r0:r0 + rh], out.nodata[r0:r0 + rh], out.saturated[r0:r0 + rh] = (
             part.dn, part.nodata, part.saturated)
     return out
@@ -236,7 +253,7 @@ def bilinear(a: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
 
 
 def _coarser(src: rasterio.io.DatasetReader, band: int, grid: Grid,
-             nodata_value: int | None) -> BandOnGrid:
+             decode: Decoder) -> BandOnGrid:
     r = abs(src.transform.a)
     h, w = grid.shape
     # fractional source coordinates of the target pixel centres (pixel-centre alignment)
@@ -253,18 +270,19 @@ def _coarser(src: rasterio.io.DatasetReader, band: int, grid: Grid,
     # read only the source pixels that contribute (one-pixel margin), in absolute terms
     c0, c1 = int(math.floor(cols[0])), min(int(math.floor(cols[-1])) + 1, src.width - 1)
     r0, r1 = int(math.floor(rows[0])), min(int(math.floor(rows[-1])) + 1, src.height - 1)
-    dn = _read(src, band, Window(c0, r0, c1 - c0 + 1, r1 - r0 + 1), nodata_value)
+    values, bad, sat = decode(src.read(band, window=Window(c0, r0, c1 - c0 + 1, r1 - r0 + 1)))
     rows, cols = rows - r0, cols - c0
-    values = bilinear(dn, rows, cols)
+    values = bilinear(np.where(bad, 0, values), rows, cols)
     # a target pixel is no data / saturated when any source pixel with weight > 0 is
-    nodata = bilinear((dn == NODATA_DN).astype(np.float32), rows, cols) > 0
-    saturated = bilinear((dn == SATURATED_DN).astype(np.float32), rows, cols) > 0
+    nodata = bilinear(bad.astype(np.float32), rows, cols) > 0
+    saturated = bilinear(sat.astype(np.float32), rows, cols) > 0
     values[nodata] = 0.0
     return BandOnGrid(values, nodata, saturated)
 
 
 def read_band_on_grid(src: rasterio.io.DatasetReader, grid: Grid, band: int = 1,
-                      nodata_value: int | None = None) -> BandOnGrid:
+                      nodata_value: int | None = None, *,
+                      decode: Decoder | None = None) -> BandOnGrid:
     """Read band ``band`` of an open dataset onto ``grid`` (see module docstring for the rules).
 
     Args:
@@ -273,6 +291,9 @@ def read_band_on_grid(src: rasterio.io.DatasetReader, grid: Grid, band: int = 1,
         band: 1-based band index in ``src``.
         nodata_value: a second no-data DN besides 0 (e.g. 65535 declared by sen2r
             GeoTIFFs); such pixels are treated as DN 0.
+        decode: how file values become (values, nodata, saturated); default
+            :func:`dn_decoder` (``nodata_value``). A float reflectance file passes its own
+            (:func:`dfmask_lib.reader.stack.float_decoder`); ``dn`` then holds its values.
 
     Raises:
         ProductError: rotated/misaligned grids, a resolution ratio that is not a whole
@@ -282,8 +303,9 @@ def read_band_on_grid(src: rasterio.io.DatasetReader, grid: Grid, band: int = 1,
     if t.b != 0 or t.d != 0 or t.e >= 0 or abs(t.a) != abs(t.e):
         raise ProductError(f"{src.name}: only north-up square-pixel rasters are supported")
     r = abs(t.a)
+    decode = dn_decoder(nodata_value) if decode is None else decode
     if math.isclose(r, grid.res):
-        return _finer(src, band, grid, 1, nodata_value)
+        return _finer(src, band, grid, 1, decode)
     if r < grid.res:
         k = grid.res / r
         if abs(k - round(k)) > 1e-9:
@@ -291,5 +313,5 @@ def read_band_on_grid(src: rasterio.io.DatasetReader, grid: Grid, band: int = 1,
                 f"{src.name}: {r:g} m pixels do not divide the {grid.res:g} m grid; "
                 "choose a resolution that is a multiple of the band's"
             )
-        return _finer(src, band, grid, int(round(k)), nodata_value)
-    return _coarser(src, band, grid, nodata_value)
+        return _finer(src, band, grid, int(round(k)), decode)
+    return _coarser(src, band, grid, decode)

@@ -27,22 +27,19 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import rasterio
-from rasterio.windows import Window
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError, ProductError
 from ..progress import disable_bar
-from .resample import BandOnGrid, Grid, bilinear, read_band_on_grid
+from .resample import Decoder, Grid, read_band_on_grid
 
-__all__ = ["BandSource", "ReflectanceStack", "read_reflectance_stack", "read_float_band_on_grid",
+__all__ = ["BandSource", "ReflectanceStack", "read_reflectance_stack", "float_decoder",
            "is_float", "SATURATION_BANDS"]
 
 log = logging.getLogger(__name__)
 
 #: Bands whose saturation Fmask uses (Zhu & Woodcock 2012: visible bands).
 SATURATION_BANDS: tuple[str, ...] = ("B02", "B03", "B04")
-#: Rows of the target grid read at once from a float band (bounds memory on a 10 m tile).
-_STRIP_ROWS = 1024
 
 
 @dataclass(frozen=True)
@@ -85,75 +82,17 @@ def _invalid(raw: np.ndarray, nodata_value: float | None, name: str) -> np.ndarr
     return bad
 
 
-def read_float_band_on_grid(src: rasterio.io.DatasetReader, grid: Grid, band: int = 1,
-                            nodata_value: float | None = None) -> BandOnGrid:
-    """Read a float band onto ``grid`` by the reader's grid rules, without a DN cast.
+def float_decoder(nodata_value: float | None = None, name: str = "") -> Decoder:
+    """The float rule for :func:`~dfmask_lib.reader.resample.read_band_on_grid`.
 
-    The rules of :mod:`dfmask_lib.reader.resample`: a band at the grid's resolution is
-    copied, a finer one (10 m -> 20 m) is area averaged over whole aligned blocks, a
-    coarser one (60 m -> 20 m) is bilinear at the target pixel centres; a target pixel is
-    no data when any source pixel that contributes to it is.
-
-    Returns:
-        :class:`~dfmask_lib.reader.resample.BandOnGrid` whose ``dn`` holds the file's
-        values (float32, 0 where no data) and whose ``saturated`` is all False.
-
-    Raises:
-        ProductError: a rotated or misaligned raster, a resolution that does not divide the
-            grid's, or a band that does not cover the grid.
+    File values are kept as they are (no DN cast); NaN, +-inf, 0 and ``nodata_value`` are
+    no data (see :func:`_invalid`); nothing is saturated. The reader's grid rules (copy,
+    area mean, bilinear) then apply unchanged.
     """
-    t = src.transform
-    if t.b != 0 or t.d != 0 or t.e >= 0 or abs(t.a) != abs(t.e):
-        raise ProductError(f"{src.name}: only north-up square-pixel rasters are supported")
-    r, (h, w) = abs(t.a), grid.shape
-    if r > grid.res and not math.isclose(r, grid.res):
-        return _float_coarser(src, grid, band, nodata_value)
-    k = 1 if math.isclose(r, grid.res) else grid.res / r
-    if abs(k - round(k)) > 1e-9:
-        raise ProductError(f"{src.name}: {r:g} m pixels do not divide the {grid.res:g} m grid; "
-                           "choose a resolution that is a multiple of the band's")
-    k = int(round(k))
-    col, row = (grid.transform.c - t.c) / r, (t.f - grid.transform.f) / r
-    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
-        raise ProductError(
-            f"{src.name}: its {r:g} m pixels are not aligned with the {grid.res:g} m grid "
-            f"(offset {col:.3f}, {row:.3f} px); band files of one product must share a grid")
-    col, row = int(round(col)), int(round(row))
-    if row < 0 or col < 0 or row + h * k > src.height or col + w * k > src.width:
-        raise ProductError(f"{src.name} does not cover the requested grid {grid.bounds}")
-    values = np.zeros(grid.shape, np.float32)
-    nodata = np.zeros(grid.shape, bool)
-    for r0 in range(0, h, _STRIP_ROWS):
-        rh = min(_STRIP_ROWS, h - r0)
-        raw = src.read(band, window=Window(col, row + r0 * k, w * k, rh * k))
-        bad = _invalid(raw, nodata_value, src.name)
-        blocks = np.where(bad, 0.0, raw.astype(np.float64)).reshape(rh, k, w, k)
-        values[r0:r0 + rh] = blocks.mean(axis=(1, 3))
-        nodata[r0:r0 + rh] = bad.reshape(rh, k, w, k).any(axis=(1, 3))
-    values[nodata] = 0.0
-    return BandOnGrid(values, nodata, np.zeros(grid.shape, bool))
-
-
-def _float_coarser(src: rasterio.io.DatasetReader, grid: Grid, band: int,
-                   nodata_value: float | None) -> BandOnGrid:
-    r, t, (h, w) = abs(src.transform.a), src.transform, grid.shape
-    # fractional source coordinates of the target pixel centres (pixel-centre alignment)
-    cols = (grid.transform.c + (np.arange(w) + 0.5) * grid.res - t.c) / r - 0.5
-    rows = (t.f - (grid.transform.f - (np.arange(h) + 0.5) * grid.res)) / r - 0.5
-    eps = 1e-6
-    if cols[0] < -0.5 - eps or cols[-1] > src.width - 0.5 + eps \
-            or rows[0] < -0.5 - eps or rows[-1] > src.height - 0.5 + eps:
-        raise ProductError(f"{src.name} does not cover the requested grid {grid.bounds}")
-    cols, rows = np.clip(cols, 0, src.width - 1), np.clip(rows, 0, src.height - 1)
-    c0, c1 = int(math.floor(cols[0])), min(int(math.floor(cols[-1])) + 1, src.width - 1)
-    r0, r1 = int(math.floor(rows[0])), min(int(math.floor(rows[-1])) + 1, src.height - 1)
-    raw = src.read(band, window=Window(c0, r0, c1 - c0 + 1, r1 - r0 + 1))
-    bad = _invalid(raw, nodata_value, src.name)
-    rows, cols = rows - r0, cols - c0
-    values = bilinear(np.where(bad, 0.0, raw).astype(np.float32), rows, cols)
-    nodata = bilinear(bad.astype(np.float32), rows, cols) > 0
-    values[nodata] = 0.0
-    return BandOnGrid(values, nodata, np.zeros(grid.shape, bool))
+    def decode(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        bad = _invalid(raw, nodata_value, name)
+        return np.where(bad, 0, raw), bad, np.zeros(raw.shape, bool)
+    return decode
 
 
 def read_reflectance_stack(sources: Sequence[BandSource], grid: Grid,
@@ -189,7 +128,8 @@ def read_reflectance_stack(sources: Sequence[BandSource], grid: Grid,
                leave=False)
     for i, src in enumerate(bar):
         if floats and is_float(src.dtype):
-            band = read_float_band_on_grid(src.dataset, grid, src.index, src.nodata_value)
+            band = read_band_on_grid(src.dataset, grid, src.index,
+                                     decode=float_decoder(src.nodata_value, src.dataset.name))
         else:
             nd = src.nodata_value
             band = read_band_on_grid(src.dataset, grid, src.index,
