@@ -158,7 +158,8 @@ def as_dn(array: np.ndarray) -> np.ndarray:
 
 
 #: A decoder turns raw file values into (values, nodata, saturated) at the source
-#: resolution: what "no data" and "saturated" mean depends on the kind of file.
+#: resolution, values 0 where nodata: what "no data" and "saturated" mean depends on
+#: the kind of file.
 Decoder = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
@@ -182,10 +183,14 @@ def _block_reduce(values: np.ndarray, nodata: np.ndarray, saturated: np.ndarray,
     h, w = values.shape[0] // k, values.shape[1] // k
     if values.shape != (h * k, w * k):
         raise ProductError(f"array {values.shape} is not a whole number of {k} x {k} blocks")
+    if k == 1:  # same resolution: a copy
+        mean = values.astype(np.float32)
+        mean[nodata] = 0.0
+        return BandOnGrid(mean, nodata, saturated)
     # DN sums are exact in float32 (<= 36 uint16 values < 2**24); float files sum in float64
     acc = np.float64 if values.dtype.kind == "f" else np.float32
-    blocks = np.where(nodata, 0, values).astype(acc).reshape(h, k, w, k)
-    mean = (blocks.sum(axis=(1, 3)) / acc(k * k)).astype(np.float32)
+    mean = (values.astype(acc).reshape(h, k, w, k).sum(axis=(1, 3)) / acc(k * k)).astype(
+        np.float32, copy=False)
     nd = nodata.reshape(h, k, w, k).any(axis=(1, 3))
     sat = saturated.reshape(h, k, w, k).any(axis=(1, 3))
     mean[nd] = 0.0
@@ -272,7 +277,7 @@ def _coarser(src: rasterio.io.DatasetReader, band: int, grid: Grid,
     r0, r1 = int(math.floor(rows[0])), min(int(math.floor(rows[-1])) + 1, src.height - 1)
     values, bad, sat = decode(src.read(band, window=Window(c0, r0, c1 - c0 + 1, r1 - r0 + 1)))
     rows, cols = rows - r0, cols - c0
-    values = bilinear(np.where(bad, 0, values), rows, cols)
+    values = bilinear(values, rows, cols)  # 0 where bad (the decoder contract)
     # a target pixel is no data / saturated when any source pixel with weight > 0 is
     nodata = bilinear(bad.astype(np.float32), rows, cols) > 0
     saturated = bilinear(sat.astype(np.float32), rows, cols) > 0
