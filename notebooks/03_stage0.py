@@ -65,7 +65,7 @@ from matplotlib.ticker import MaxNLocator
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto without ipywidgets
 from dfmask_lib import plots
 from dfmask_lib.classes import CLASS_CODES, CLASS_COLOURS, CLASS_NAMES, SCORED_CLASSES
-from dfmask_lib.fmask import fmask_product
+from dfmask_lib.fmask import ensure_fmask
 from dfmask_lib.metrics import confusion_matrix, format_table, scores, scores_table
 from dfmask_lib.patches import PatchConfig, PatchDataset, find_products, make_data
 from dfmask_lib.reader import find_label_file, read_labels
@@ -82,15 +82,14 @@ print(f"{len(train_products)} synthetic TRAIN and {len(val_products)} synthetic 
 # ## 1. Fmask labels
 #
 # Fmask runs on the TRAIN products (its labels are the training targets) and on the VALIDATION
-# products (only to score the teacher against the synthetic truth below). Products that already
-# carry an `*FMASK.tif` are not recomputed.
+# products (only to score the teacher against the synthetic truth below). A product's
+# `*FMASK.tif` is recomputed only when it is stale: made from another product, another Fmask
+# configuration or another code version (`dfmask_lib.cache`).
 
 # %%
-for product in train_products + val_products:
-    if find_label_file(product, kind="FMASK") is None:
-        fmask_product(product)
-print("Fmask label files:", sum(find_label_file(p, kind="FMASK") is not None
-                                for p in train_products + val_products))
+built = [ensure_fmask(product)[1] for product in train_products + val_products]
+print(f"Fmask label files: {len(built)} ({sum(built)} computed now, {len(built) - sum(built)} "
+      "reused)")
 
 # %% [markdown]
 # ## 2. Patches

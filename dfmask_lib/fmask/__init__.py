@@ -16,13 +16,13 @@ from .compose import FMASK_NAMES, class_fractions
 from .config import FmaskConfig
 from .pipeline import REQUIRED_BANDS, FmaskResult, run_fmask
 
-__all__ = ["FmaskConfig", "FmaskResult", "run_fmask", "fmask_product", "default_output",
+__all__ = ["FmaskConfig", "FmaskResult", "run_fmask", "fmask_product", "default_output", "ensure_fmask",
            "class_fractions", "FMASK_NAMES", "REQUIRED_BANDS"]
 
 
 def __getattr__(name: str):
     # The product I/O edge imports rasterio and the reader: load it only when asked.
-    if name in ("fmask_product", "default_output"):
+    if name in ("fmask_product", "default_output", "ensure_fmask"):
         from . import product
         return getattr(product, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

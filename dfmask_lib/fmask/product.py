@@ -23,7 +23,8 @@ from ..scene import S2_BANDS, ProductMetadata, Scene
 from .config import FmaskConfig
 from .pipeline import FmaskResult, run_fmask
 
-__all__ = ["default_output", "fmask_product", "fmask_product_result", "array_scene"]
+__all__ = ["default_output", "fmask_product", "fmask_product_result", "ensure_fmask",
+           "array_scene"]
 
 #: Suffix the training pipeline looks for in IMG_DATA.
 SUFFIX = "_FMASK.tif"
@@ -126,6 +127,34 @@ def fmask_product(product: str | os.PathLike, out: str | os.PathLike | None = No
             existing output without ``overwrite`` or an unwritable one (ConfigError).
     """
     return fmask_product_result(product, out, config=config, overwrite=overwrite, sun=sun)[0]
+
+
+def ensure_fmask(product: str | os.PathLike, out: str | os.PathLike | None = None, *,
+                 config: FmaskConfig | None = None,
+                 reader_options: Mapping[str, Any] | None = None,
+                 progress: bool = False) -> tuple[Path, bool]:
+    """The Fmask label file of a product, (re)computed only when it is stale.
+
+    Stale means: missing, or made from another product state (its files' sizes and
+    mtimes), another :class:`FmaskConfig`, other reader options or another code version
+    (:mod:`dfmask_lib.cache`; the file's recipe is in ``<out>.recipe.json``). A label file
+    without a recipe (e.g. one an earlier dfmask or another tool wrote) is recomputed.
+
+    Returns:
+        (path of the ``*FMASK.tif``, True if it was computed now).
+    """
+    from ..cache import Recipe, ensure
+
+    config = FmaskConfig() if config is None else config
+    target = Path(out) if out is not None else default_output(product)
+    recipe = Recipe("fmask", inputs=(Path(product),), config=config,
+                    extra={"reader_options": dict(reader_options or {})})
+
+    def build(path: Path) -> None:
+        fmask_product_result(product, path, config=config, overwrite=True,
+                             reader_options=reader_options, progress=progress)
+
+    return ensure(target, recipe, build)
 
 
 def array_scene(reflectance: np.ndarray, *, resolution: float, sun_zenith: float,

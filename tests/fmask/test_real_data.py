@@ -128,3 +128,23 @@ def test_band_folder_needs_sun_angles_from_the_command_line(tmp_path, capsys) ->
     assert exit_.value.code == 0 and (tmp_path / "a.tif").exists()
     with rasterio.open(tmp_path / "a.tif") as ds:
         assert ds.shape == (971, 965) and ds.crs.to_epsg() == 32618
+
+
+def test_ensure_fmask_recomputes_only_stale_label_files(tmp_path, monkeypatch) -> None:
+    from dfmask_lib import version
+    from dfmask_lib.cache import sidecar
+    from dfmask_lib.fmask import FmaskConfig, ensure_fmask
+
+    safe = tmp_path / TOULOUSE[0].split("/")[1]
+    shutil.copytree(fetch_real_dir(TOULOUSE[0]), safe)
+    stale = default_output(safe)
+    stale.write_bytes(b"an old label file without a recipe")  # e.g. from before an Fmask change
+    path, built = ensure_fmask(safe)
+    assert path == stale and built and sidecar(path).exists()
+    with rasterio.open(path) as ds:
+        assert (ds.read(1) == 0).all()
+    assert ensure_fmask(safe) == (path, False)  # unchanged: reused
+    assert ensure_fmask(safe, config=FmaskConfig(cloud_buffer=2))[1]  # other config: rebuilt
+    assert ensure_fmask(safe, config=FmaskConfig(cloud_buffer=2)) == (path, False)
+    monkeypatch.setattr(version, "get_version", lambda: "0.0.0+gother")  # other code
+    assert ensure_fmask(safe, config=FmaskConfig(cloud_buffer=2))[1]
