@@ -4,7 +4,7 @@
   whose truth is not 0 (no data / unlabelled). A predicted 0 on a labelled pixel
   is an error: it lands in column 0, which no class gets credit for.
 * Pooled scores sum the matrices of all scenes first; per-scene scores are also
-  reported (:func:`score_scenes`).
+  reported (:func:`score_scenes` from maps, :func:`score_matrices` from matrices).
 * OA = trace(C) / sum(C). For each scored class c in 1..5:
   precision = C[c,c] / col_c, recall = C[c,c] / row_c,
   F1 = 2 C[c,c] / (row_c + col_c) (the harmonic mean of the two),
@@ -26,8 +26,8 @@ import numpy as np
 from .classes import CLASS_NAMES
 from .errors import LabelError
 
-__all__ = ["Scores", "confusion_matrix", "scores", "score_scenes", "scores_table",
-           "format_table"]
+__all__ = ["Scores", "confusion_matrix", "scores", "score_scenes", "score_matrices",
+           "normalise_rows", "scores_table", "format_table"]
 
 
 def _check_maps(truth: np.ndarray, pred: np.ndarray, n_classes: int) -> None:
@@ -71,6 +71,15 @@ def confusion_matrix(truth: np.ndarray, pred: np.ndarray, n_classes: int = 6) ->
     p = pred[labelled].astype(np.int64)
     counts = np.bincount(t * n_classes + p, minlength=n_classes * n_classes)
     return counts.reshape(n_classes, n_classes)
+
+
+def _check_matrix(cm: np.ndarray) -> None:
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] < 2 \
+            or not np.issubdtype(cm.dtype, np.integer) or (cm < 0).any():
+        raise LabelError(
+            f"confusion matrix must be square, non-negative integer, got {cm.dtype} {cm.shape}; "
+            "build it with dfmask_lib.metrics.confusion_matrix"
+        )
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -138,12 +147,7 @@ def scores(cm: np.ndarray) -> Scores:
             (truth = no data) is not empty.
     """
     cm = np.asarray(cm)
-    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] < 2 \
-            or not np.issubdtype(cm.dtype, np.integer) or (cm < 0).any():
-        raise LabelError(
-            f"confusion matrix must be square, non-negative integer, got {cm.dtype} {cm.shape}; "
-            "build it with dfmask_lib.metrics.confusion_matrix"
-        )
+    _check_matrix(cm)
     if cm[0].any():
         # truth 0 is unlabelled: counting it would silently change OA (e.g. a matrix from
         # sklearn over all pixels), so refuse rather than guess
@@ -171,6 +175,32 @@ def scores(cm: np.ndarray) -> Scores:
     )
 
 
+def score_matrices(matrices: Sequence[np.ndarray]) -> tuple[Scores, list[Scores]]:
+    """Pooled and per-scene scores of per-scene confusion matrices.
+
+    Args:
+        matrices: one matrix per scene from :func:`confusion_matrix`, all of the same shape.
+
+    Returns:
+        (pooled, per_scene): :func:`scores` of the summed matrix (the paper's numbers: every
+        labelled pixel weighs the same, so pooled OA is not the mean of the scenes' OAs)
+        and one :class:`Scores` per matrix, in input order.
+
+    Raises:
+        LabelError: no matrices, matrices of different shapes, or a matrix :func:`scores`
+            refuses.
+    """
+    matrices = [np.asarray(m) for m in matrices]
+    if not matrices:
+        raise LabelError("no (truth, prediction) pairs given; nothing to score")
+    shapes = sorted({m.shape for m in matrices})
+    if len(shapes) > 1:
+        raise LabelError(f"confusion matrices of different shapes {shapes} cannot be pooled; "
+                         "build all of them with the same n_classes")
+    per_scene = [scores(m) for m in matrices]  # checks each matrix before summing
+    return scores(np.sum([s.confusion for s in per_scene], axis=0)), per_scene
+
+
 def score_scenes(
     pairs: Iterable[tuple[np.ndarray, np.ndarray]], n_classes: int = 6
 ) -> tuple[Scores, list[Scores]]:
@@ -178,20 +208,38 @@ def score_scenes(
 
     Args:
         pairs: iterable of (truth, prediction) integer class maps, one pair per scene
-            (scenes may differ in shape).
+            (scenes may differ in shape); a generator is consumed one scene at a time.
         n_classes: as in :func:`confusion_matrix`.
 
     Returns:
-        (pooled, per_scene): pooled scores of the summed matrices (the paper's numbers)
-        and one :class:`Scores` per scene, in input order.
+        (pooled, per_scene) as :func:`score_matrices` returns them.
 
     Raises:
         LabelError: no pairs, or a pair fails :func:`confusion_matrix`'s checks.
     """
-    matrices = [confusion_matrix(t, p, n_classes) for t, p in pairs]
-    if not matrices:
-        raise LabelError("no (truth, prediction) pairs given; nothing to score")
-    return scores(np.sum(matrices, axis=0)), [scores(m) for m in matrices]
+    return score_matrices([confusion_matrix(t, p, n_classes) for t, p in pairs])
+
+
+def normalise_rows(cm: np.ndarray) -> np.ndarray:
+    """A confusion matrix divided by its row sums: ``N[t, p]`` = fraction of truth t predicted p.
+
+    Each row with pixels sums to 1 and its diagonal entry is that class's recall; column 0 is
+    the fraction predicted as no data. A row without pixels (always row 0, and any class
+    absent from the truth) is NaN, by the module's NaN rule, not 0.
+
+    Args:
+        cm: square non-negative integer matrix (rows = truth) from :func:`confusion_matrix`.
+
+    Returns:
+        float64 array of the same shape.
+
+    Raises:
+        LabelError: if ``cm`` is not a square non-negative integer matrix.
+    """
+    cm = np.asarray(cm)
+    _check_matrix(cm)
+    rows = cm.sum(axis=1, keepdims=True)
+    return _ratio(cm, np.broadcast_to(rows, cm.shape))
 
 
 def scores_table(named: Mapping[str, Scores]) -> list[dict[str, object]]:

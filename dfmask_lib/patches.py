@@ -17,8 +17,10 @@ HDF5 layout written by :func:`write_patches` (one patch per chunk, compressed):
 * attributes ``bands`` (JSON list), ``input_set``, ``mode``, ``version``, ``config`` (JSON of the
   :class:`PatchConfig`), ``inputs`` (JSON of the input files' names, sizes and mtimes).
 
-Pure array functions (:func:`window_starts`, :func:`scene_windows`, :func:`input_stack`,
-:func:`extract_patches`, :func:`split_subsets`) are the core; :func:`make_data` is the I/O edge.
+Pure array functions (:func:`input_stack`, :func:`extract_patches`, :func:`split_subsets`) are
+the core; :func:`make_data` is the I/O edge. The window arithmetic (:func:`window_starts`,
+:func:`scene_windows`, :func:`labelled_windows`) lives in :mod:`dfmask_lib.windows`, shared with
+prediction, and is re-exported here.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from .config import config_from_dict, config_to_json
 from .errors import BandError, ConfigError, DataFileError, LabelError, MissingDataError
 from .scene import S2_BANDS, Scene, ndsi
 from .progress import disable_bar
+from .windows import labelled_windows, scene_windows, window_starts  # re-exported
 
 __all__ = [
     "INPUT_SETS", "PatchConfig", "window_starts", "scene_windows", "labelled_windows",
@@ -109,31 +112,6 @@ class PatchConfig:
 # --------------------------------------------------------------------------- pure array functions
 
 
-def window_starts(length: int, window: int = 254) -> np.ndarray:
-    """Start offsets of non-overlapping windows along one axis, the last one snapped to the edge.
-
-    ``window_starts(5490)`` gives 22 starts 0, 254, ..., 5080, 5236 (the last window overlaps
-    its neighbour instead of running off the scene). A scene shorter than ``window`` gets one
-    window at 0 (it is zero-padded later).
-    """
-    if length < 1 or window < 1:
-        raise ConfigError(f"need length >= 1 and window >= 1, got {length}, {window}")
-    if length <= window:
-        return np.zeros(1, dtype=np.int64)
-    starts = np.arange(0, length - window + 1, window)
-    if starts[-1] + window < length:
-        starts = np.append(starts, length - window)
-    return starts
-
-
-def scene_windows(shape: tuple[int, int], window: int = 254) -> np.ndarray:
-    """All windows of a (H, W) grid as an int32 array (N, 4) of row, col, height, width (row-major)."""
-    h, w = shape
-    rows, cols = window_starts(h, window), window_starts(w, window)
-    out = [(r, c, min(window, h), min(window, w)) for r in rows for c in cols]
-    return np.asarray(out, dtype=np.int32)
-
-
 def input_stack(scene: Scene, input_set: str = "swirndsi") -> np.ndarray:
     """The network input of a scene: float32 (C, H, W) in :data:`INPUT_SETS` ``[input_set]`` order.
 
@@ -151,13 +129,6 @@ def input_stack(scene: Scene, input_set: str = "swirndsi") -> np.ndarray:
     stack = np.stack(layers).astype(np.float32, copy=False)
     stack[:, ~scene.valid] = 0.0
     return stack
-
-
-def labelled_windows(label: np.ndarray, window: int = 254) -> np.ndarray:
-    """The windows of :func:`scene_windows` whose label is not all 0 (int32 (N, 4))."""
-    wins = scene_windows(label.shape, window)
-    keep = [i for i, (r, c, h, w) in enumerate(wins) if label[r:r + h, c:c + w].any()]
-    return wins[keep]
 
 
 def extract_patches(

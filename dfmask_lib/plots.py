@@ -9,7 +9,7 @@ Sens. 14:1825), from :data:`dfmask_lib.classes.CLASS_COLOURS`.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from matplotlib import pyplot as plt
@@ -22,7 +22,7 @@ from .classes import CLASS_CODES, CLASS_COLOURS, CLASS_NAMES, PROJECT, MappingTa
 from .errors import BandError, LabelError
 
 __all__ = ["RGB_BANDS", "stretch_rgb", "rgb_figure", "class_colormap", "classmap_figure",
-           "confusion_figure"]
+           "class_legend_handles", "confusion_figure", "learning_curves_figure"]
 
 #: True-colour bands (red, green, blue) of Sentinel-2 MSI.
 RGB_BANDS: tuple[str, str, str] = ("B04", "B03", "B02")
@@ -142,11 +142,15 @@ def classmap_figure(
     ax.set_title(title or f"classes ({table.name} table)")
     ax.set_axis_off()
     if legend:
-        handles = [Patch(facecolor=np.array(CLASS_COLOURS[c]) / 255, edgecolor="0.5",
-                         label=f"{c} {CLASS_NAMES[c]}") for c in CLASS_CODES]
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+        ax.legend(handles=class_legend_handles(), loc="upper left", bbox_to_anchor=(1.01, 1.0),
                   frameon=False, fontsize="small")
     return fig
+
+
+def class_legend_handles() -> list[Patch]:
+    """Legend patches of the project classes 0-5 in the authors' colours (for ``fig.legend``)."""
+    return [Patch(facecolor=np.array(CLASS_COLOURS[c]) / 255, edgecolor="0.5",
+                  label=f"{c} {CLASS_NAMES[c]}") for c in CLASS_CODES]
 
 
 def confusion_figure(
@@ -199,4 +203,60 @@ def confusion_figure(
     ax.set_xlabel("prediction")
     ax.set_ylabel("truth")
     ax.set_title(title or "confusion matrix")
+    return fig
+
+
+def learning_curves_figure(
+    histories: Mapping[Any, Sequence[Mapping[str, float]]],
+    *,
+    ma_window: int = 10,
+    best_epochs: Mapping[Any, int] | None = None,
+    titles: Mapping[Any, str] | None = None,
+) -> Figure:
+    """Training curves of one or more runs, one column each.
+
+    Top row: training and validation loss; bottom row: validation mIoU, its ``ma_window``-epoch
+    moving average (what early stopping watches, Nambiar et al. 2022) and the per-class IoU.
+
+    Args:
+        histories: run name -> rows of a training log (``log.json``: ``epoch``, ``train_loss``,
+            ``val_loss``, ``val_miou``, ``iou_1`` ... ``iou_5``), e.g.
+            :func:`dfmask_lib.selftrain.histories`.
+        ma_window: moving-average window (10 in the paper).
+        best_epochs: run name -> the kept (best) epoch, marked with a dotted line.
+        titles: run name -> column title (default ``str(name)``).
+
+    Raises:
+        ConfigError: no runs, or a run without epochs.
+    """
+    from .errors import ConfigError
+    from .train import moving_average  # imports torch: only when curves are drawn
+
+    if not histories:
+        raise ConfigError("learning_curves_figure needs at least one run's history")
+    names = list(histories)
+    fig, axes = plt.subplots(2, len(names), figsize=(4.2 * len(names), 6.4), squeeze=False,
+                             sharex="col", layout="constrained")
+    for j, name in enumerate(names):
+        rows = list(histories[name])
+        if not rows:
+            raise ConfigError(f"run {name!r} has no epochs to plot")
+        ep = [r["epoch"] for r in rows]
+        top, bottom = axes[0, j], axes[1, j]
+        top.plot(ep, [r["train_loss"] for r in rows], label="training")
+        top.plot(ep, [r["val_loss"] for r in rows], label="validation")
+        top.set(title=(titles or {}).get(name, str(name)), ylabel="weighted cross-entropy")
+        miou = [r["val_miou"] for r in rows]
+        bottom.plot(ep, miou, color="k", label="validation mIoU")
+        bottom.plot(ep, moving_average(miou, ma_window), color="k", ls="--",
+                    label=f"{ma_window}-epoch mean")
+        for c in CLASS_CODES[1:]:
+            bottom.plot(ep, [r.get(f"iou_{c}", np.nan) for r in rows], lw=0.8, alpha=0.7,
+                        color=np.array(CLASS_COLOURS[c]) / 255 * 0.85, label=f"IoU {CLASS_NAMES[c]}")
+        if best_epochs and name in best_epochs:
+            bottom.axvline(best_epochs[name], color="0.5", ls=":", label="kept epoch")
+        bottom.set(xlabel="epoch", ylabel="IoU", ylim=(0, 1))
+    axes[0, 0].legend(fontsize="small", frameon=False)
+    axes[1, -1].legend(fontsize="x-small", frameon=False, loc="upper left",
+                       bbox_to_anchor=(1.02, 1.0))
     return fig

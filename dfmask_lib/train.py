@@ -10,6 +10,9 @@ validation mIoU. Augmentation from stage 1 on.
 Deviation from the authors (documented): batch size 8 instead of 1 (BatchNorm statistics and
 throughput; the learning rates of the table are kept), optional mixed precision.
 
+The stages of the self-training (which subsets, which labels, pseudo-labels from the previous
+stage) are run by :mod:`dfmask_lib.selftrain`; this module trains one of them.
+
 Outputs in ``out_dir`` (default ``runs/<experiment>/stage<N>/``): ``config.json`` (the
 :class:`TrainConfig`), ``last.pt`` and ``best.pt`` (model, optimizer, RNG states, epoch, history,
 config), ``log.csv`` and ``log.json`` (one row per epoch). Every file is written atomically.
@@ -52,17 +55,20 @@ from .progress import disable_bar
 
 __all__ = [
     "LEARNING_RATES", "TrainConfig", "TrainResult", "mfb_weights", "moving_average",
-    "should_stop", "train", "load_checkpoint", "classes_from_logits", "predict_patches",
-    "run_dir",
+    "should_stop", "train", "load_checkpoint", "load_result", "clear_run", "classes_from_logits",
+    "predict_patches", "run_dir", "default_workers",
 ]
 
 #: Adam learning rate per stage (Nambiar et al. 2022, stage table).
 LEARNING_RATES: Mapping[int, float] = MappingProxyType({0: 1e-3, 1: 7e-4, 2: 3e-4, 3: 1e-4})
 #: Fields that may change when a run is resumed (they do not change the numbers).
 RESUMABLE_CHANGES = ("max_epochs", "num_workers")
+#: The files of a run in its output folder (``config.json`` is rewritten by every start).
+RUN_FILES = ("last.pt", "best.pt", "log.csv", "log.json")
 
 
-def _default_workers() -> int:
+def default_workers() -> int:
+    """Data-loader workers by default: min(2, CPU count)."""
     return min(2, os.cpu_count() or 1)
 
 
@@ -106,7 +112,7 @@ class TrainConfig:
     full: bool = False
     amp: bool = False
     channels_last: bool = False
-    num_workers: int = field(default_factory=_default_workers)
+    num_workers: int = field(default_factory=default_workers)
     seed: int = 0
     device: str = "auto"
     deterministic: bool = True
@@ -135,7 +141,11 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What a finished (or stopped) run produced."""
+    """What a finished (or stopped) run produced.
+
+    ``data``: what it trained on, as its checkpoints record it (patch files, subsets, patch
+    counts, the MFB ``class_weights`` of the labels used, data fingerprints).
+    """
 
     out_dir: Path
     best_epoch: int
@@ -143,6 +153,7 @@ class TrainResult:
     epochs_run: int
     stopped_early: bool
     history: list[dict[str, Any]]
+    data: Mapping[str, Any] = field(default_factory=dict)
 
 
 def run_dir(experiment: str, stage: int) -> Path:
@@ -220,6 +231,12 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def clear_run(out_dir: str | os.PathLike) -> None:
+    """Remove a run's :data:`RUN_FILES` from ``out_dir`` (to start it afresh)."""
+    for name in RUN_FILES:
+        (Path(out_dir) / name).unlink(missing_ok=True)
 
 
 def _save(path: Path, obj: Any) -> None:
@@ -424,7 +441,8 @@ def train(
             warning) when the old run had another configuration or other data, instead of
             raising (for the book: regenerated data retrain, an unchanged run is only reloaded).
         labels: pseudo-labels (N, P, P) uint8 over all training patches, required for stages > 0
-            outside ``full`` mode (they come from the previous stage's model).
+            outside ``full`` mode (they come from the previous stage's model:
+            :func:`dfmask_lib.pseudolabels.relabel`); the class weights follow them.
         progress: show tqdm bars.
 
     Raises:
@@ -436,8 +454,9 @@ def train(
     if cfg.stage > 0 and not cfg.full and labels is None:
         raise ConfigError(
             f"stage {cfg.stage} trains on subsets 0..{cfg.stage} relabelled by the stage "
-            f"{cfg.stage - 1} model; self-training (pseudo-labels) comes in a later issue — "
-            "use full mode (--full) for supervised training on Fmask labels"
+            f"{cfg.stage - 1} model: run the self-training with `dfmask selftrain` "
+            "(dfmask_lib.selftrain), or use full mode (--full) for supervised training on "
+            "Fmask labels"
         )
     if last.exists() and not resume:
         raise ConfigError(f"{out_dir} already holds a run; pass resume=True (--resume) or a new out dir")
@@ -483,8 +502,7 @@ def train(
                              data_info, out_dir)
         except ConfigError as exc:
             warnings.warn(f"starting {out_dir} afresh: {exc}", stacklevel=2)
-            for name in ("last.pt", "best.pt", "log.csv", "log.json"):
-                (out_dir / name).unlink(missing_ok=True)
+            clear_run(out_dir)
     if resume and last.exists():
         # On the CPU: RNG states must stay CPU byte tensors (torch.set_rng_state refuses CUDA
         # ones); load_state_dict moves weights and optimizer state to the model's device.
@@ -540,7 +558,34 @@ def train(
     epochs.close()
     if not history:
         raise ConfigError(f"no epoch was run (max_epochs {cfg.max_epochs}, resumed at {start_epoch})")
+    return _result(out_dir, history, stopped, data_info)
+
+
+def _result(out_dir: Path, history: list[dict[str, Any]], stopped: bool,
+            data: Mapping[str, Any]) -> TrainResult:
     mious = np.nan_to_num([h["val_miou"] for h in history], nan=-1.0)
-    best = int(np.argmax(mious))
+    best = int(np.argmax(mious))  # the epoch best.pt holds
     return TrainResult(out_dir, best + 1, float(history[best]["val_miou"]), len(history),
-                       stopped, history)
+                       stopped, history, dict(data))
+
+
+def load_result(out_dir: str | os.PathLike) -> TrainResult:
+    """The :class:`TrainResult` of the run in ``out_dir`` as it stands (from its ``last.pt``).
+
+    What :func:`train` returned when the run ended, without building data or model.
+
+    Raises:
+        MissingDataError: no ``last.pt``. DataFileError: not a dfmask checkpoint.
+    """
+    out_dir = Path(out_dir)
+    last = out_dir / "last.pt"
+    if not last.is_file():
+        raise MissingDataError(f"no run in {out_dir} (no last.pt); train it first")
+    try:
+        ckpt = torch.load(last, map_location="cpu", weights_only=True, mmap=True)
+        history, stopped, data = list(ckpt["history"]), bool(ckpt["stopped_early"]), ckpt["data"]
+    except (KeyError, RuntimeError, EOFError, TypeError) as exc:
+        raise DataFileError(f"{last} is not a dfmask checkpoint ({exc}); retrain") from None
+    if not history:
+        raise DataFileError(f"{last} holds no epoch; retrain")
+    return _result(out_dir, history, stopped, data)

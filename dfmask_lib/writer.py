@@ -1,7 +1,7 @@
-"""Write class maps as GeoTIFFs that explain themselves.
+"""Write class maps (and class probabilities) as GeoTIFFs that explain themselves.
 
-One function, :func:`write_classmap`: a single-band uint8 GeoTIFF, tiled (256 px)
-and deflate-compressed, with
+:func:`write_classmap`: a single-band uint8 GeoTIFF, tiled (256 px) and
+deflate-compressed, with
 
 * ``nodata`` = the table's code that maps to project class 0 (0 for
   :data:`~dfmask_lib.classes.PROJECT`, 255 for :data:`~dfmask_lib.classes.FMASK`),
@@ -13,22 +13,39 @@ and deflate-compressed, with
   ``DFMASK_VERSION`` (package version + git commit, e.g. ``0.1.0+g7b7f24b``, see
   :func:`dfmask_lib.version.get_version`).
 
-Codes outside the table are refused before anything is written, and the file
-appears under its final name only once complete (:func:`~dfmask_lib.atomic.atomic_path`).
+With ``overviews=True`` the map is a Cloud-Optimized GeoTIFF (GDAL's COG driver):
+the same tiles, compression, colour table and tags, plus internal overviews (halving
+until a level fits in one 256 px block) made with **mode** resampling, the class held
+by most of the pixels below an overview pixel (no data excluded; nearest would pick one
+pixel of four, averaging would invent classes), laid out so that a viewer or
+``/vsicurl/`` reads only the level and tiles it shows.
+
+:func:`probability_writer`: the class probabilities of a prediction, written strip by
+strip (memory does not grow with the tile): five uint8 bands, band ``k`` = class ``k``
+(1 clear ... 5 water), in **percent** (0-100, the rounded probability x 100; GDAL's
+band scale 0.01 says so), 255 = no data; tiled, deflate, internal overviews (average).
+Percent resolution is ample for thresholds such as the pseudo-labels' 0.4 (= 40) and a
+tile costs 5 bytes per pixel instead of the 24 of float32.
+
+Codes outside the table are refused before anything is written, and a file appears
+under its final name only once complete (:func:`~dfmask_lib.atomic.atomic_path`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
+from rasterio.enums import Resampling
 from rasterio.errors import CRSError
+from rasterio.windows import Window
 
 from .atomic import atomic_path
 from .classes import CLASS_COLOURS, CLASS_NAMES, NODATA, PROJECT, MappingTable
@@ -36,12 +53,17 @@ from .config import config_to_json
 from .errors import ConfigError, LabelError
 from .version import get_version
 
-__all__ = ["BLOCK_SIZE", "write_classmap", "class_tags", "nodata_code"]
+__all__ = ["BLOCK_SIZE", "OVERVIEW_RESAMPLING", "PROBABILITY_NODATA", "write_classmap",
+           "class_tags", "nodata_code", "probability_writer", "ProbabilityWriter"]
 
 log = logging.getLogger(__name__)
 
 #: Tile edge in pixels: GDAL's usual choice; a 5490 px tile is 22 x 22 blocks.
 BLOCK_SIZE = 256
+#: Overview resampling of class maps: the majority class (GDAL "mode"; no data excluded).
+OVERVIEW_RESAMPLING = "mode"
+#: No-data value of the probability GeoTIFF (valid values are percent, 0-100).
+PROBABILITY_NODATA = 255
 
 
 def nodata_code(table: MappingTable) -> int | None:
@@ -95,6 +117,7 @@ def write_classmap(
     table: MappingTable = PROJECT,
     config: Any = None,
     tags: Mapping[str, Any] | None = None,
+    overviews: bool = False,
 ) -> Path:
     """Write a class map as a tiled, compressed, colour-tabled GeoTIFF.
 
@@ -109,6 +132,8 @@ def write_classmap(
         config: the frozen config dataclass that produced the map (stored as JSON in
             ``DFMASK_CONFIG``), or None.
         tags: extra dataset tags (values are written with ``str``).
+        overviews: write a Cloud-Optimized GeoTIFF with internal overviews (mode
+            resampling, see the module docstring); default a plain tiled GeoTIFF.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -118,20 +143,13 @@ def write_classmap(
         ConfigError: ``config`` is not a dataclass instance, or ``crs``/``transform`` is invalid.
     """
     classes = _check_classes(classes, table)
-    if not isinstance(transform, Affine):
-        raise ConfigError(f"transform must be an affine.Affine, got {type(transform).__name__}")
-    try:
-        crs = None if crs is None else CRS.from_user_input(crs)
-    except (CRSError, ValueError) as exc:
-        raise ConfigError(f"invalid crs {crs!r}: {exc}") from None
+    crs = _check_georeference(crs, transform)
     all_tags = {
         "DFMASK_VERSION": get_version(),
         "CLASS_TABLE": table.name,
         **class_tags(table),
     }
-    if config is not None:
-        all_tags["DFMASK_CONFIG"] = config_to_json(config)
-    all_tags.update({str(k): str(v) for k, v in (tags or {}).items()})
+    all_tags.update(_config_tags(config, tags))
 
     height, width = classes.shape
     profile = {
@@ -150,6 +168,13 @@ def write_classmap(
         "predictor": 2,
         "interleave": "band",
     }
+    if overviews:
+        # GDAL's COG driver: same tiles and compression, overviews it builds itself
+        # (down to one block), and the COG layout (overviews before the full resolution).
+        for key in ("tiled", "blockxsize", "blockysize", "interleave"):
+            del profile[key]
+        profile.update(driver="COG", blocksize=BLOCK_SIZE, predictor="YES",
+                       overviews="AUTO", overview_resampling=OVERVIEW_RESAMPLING)
     # No data is transparent (alpha 0), as GDAL renders a nodata entry anyway.
     colours = {src: (*CLASS_COLOURS[dst], 0 if dst == NODATA else 255)
                for src, dst in table.mapping.items()}
@@ -164,5 +189,100 @@ def write_classmap(
             dst.write_colormap(1, colours)
             dst.set_band_description(1, description)
             dst.update_tags(**all_tags)
-    log.info("wrote %s (%d x %d px, %s codes)", path, height, width, table.name)
+    log.info("wrote %s (%d x %d px, %s codes%s)", path, height, width, table.name,
+             ", COG with overviews" if overviews else "")
     return path
+
+
+def _check_georeference(crs: Any, transform: Any) -> CRS | None:
+    if not isinstance(transform, Affine):
+        raise ConfigError(f"transform must be an affine.Affine, got {type(transform).__name__}")
+    try:
+        return None if crs is None else CRS.from_user_input(crs)
+    except (CRSError, ValueError) as exc:
+        raise ConfigError(f"invalid crs {crs!r}: {exc}") from None
+
+
+def _config_tags(config: Any, tags: Mapping[str, Any] | None) -> dict[str, str]:
+    out = {} if config is None else {"DFMASK_CONFIG": config_to_json(config)}
+    out.update({str(k): str(v) for k, v in (tags or {}).items()})
+    return out
+
+
+class ProbabilityWriter:
+    """Writes the strips of a probability map into an open dataset (see :func:`probability_writer`)."""
+
+    def __init__(self, dataset: Any, shape: tuple[int, int]) -> None:
+        self._ds = dataset
+        self.shape = shape
+        self.rows_written = 0
+
+    def write(self, row0: int, probabilities: np.ndarray, valid: np.ndarray) -> None:
+        """Write rows ``row0 .. row0 + h`` of the map.
+
+        Args:
+            row0: first row of the strip on the map's grid.
+            probabilities: float32 (6, h, W) class probabilities 0-1 of classes 0-5 (the
+                network's softmax; class 0 is not written: its share is 1 - the rest).
+            valid: bool (h, W); False pixels are written as no data (255).
+        """
+        h, w = valid.shape
+        if probabilities.shape != (6, h, w) or w != self.shape[1] \
+                or not 0 <= row0 <= self.shape[0] - h:
+            raise ConfigError(
+                f"probability strip must be (6, h, {self.shape[1]}) float with rows inside "
+                f"0..{self.shape[0]}, got {probabilities.shape} at row {row0}")
+        percent = np.rint(np.clip(probabilities[1:], 0.0, 1.0) * 100).astype(np.uint8)
+        percent[:, ~valid] = PROBABILITY_NODATA
+        self._ds.write(percent, window=Window(0, row0, w, h))
+        self.rows_written += h
+
+
+@contextlib.contextmanager
+def probability_writer(
+    path: str | os.PathLike,
+    shape: tuple[int, int],
+    *,
+    crs: Any,
+    transform: Affine,
+    config: Any = None,
+    tags: Mapping[str, Any] | None = None,
+) -> Iterator[ProbabilityWriter]:
+    """Open a probability GeoTIFF for writing strip by strip (see the module docstring).
+
+    Yields a :class:`ProbabilityWriter`; the file appears under ``path`` only when the block
+    ends without an error and every row has been written, with internal overviews (average).
+
+    Args:
+        path: output ``.tif``. shape: (H, W) of the grid. crs, transform, config, tags: as
+            for :func:`write_classmap`.
+    """
+    crs = _check_georeference(crs, transform)
+    height, width = (int(v) for v in shape)
+    if height < 1 or width < 1:
+        raise ConfigError(f"probability map needs a grid of at least 1 x 1 px, got {shape}")
+    profile = {"driver": "GTiff", "height": height, "width": width, "count": 5,
+               "dtype": "uint8", "crs": crs, "transform": transform,
+               "nodata": PROBABILITY_NODATA, "tiled": True, "blockxsize": BLOCK_SIZE,
+               "blockysize": BLOCK_SIZE, "compress": "deflate", "predictor": 2,
+               "interleave": "band"}
+    all_tags = {"DFMASK_VERSION": get_version(), "UNITS": "percent",
+                **{f"BAND_{c}": f"probability of class {c} {CLASS_NAMES[c]} (percent)"
+                   for c in range(1, 6)}}
+    all_tags.update(_config_tags(config, tags))
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            writer = ProbabilityWriter(dst, (height, width))
+            yield writer
+            if writer.rows_written != height:
+                raise ConfigError(f"{path}: {writer.rows_written} of {height} rows written; "
+                                  "write every strip before closing")
+            for c in range(1, 6):
+                dst.set_band_description(c, f"P({CLASS_NAMES[c]}) percent")
+            dst.scales = (0.01,) * 5
+            dst.update_tags(**all_tags)
+            factors = [2 ** k for k in range(1, 16) if max(height, width) / 2 ** k >= BLOCK_SIZE / 2]
+            if factors:
+                dst.build_overviews(factors, Resampling.average)
+    log.info("wrote %s (%d x %d px, class probabilities in percent)", path, height, width)

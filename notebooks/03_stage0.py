@@ -26,8 +26,8 @@
 #
 # Deviations from the paper, on purpose: batch 8 instead of 1 and, by default, bf16 mixed
 # precision with channels-last on CPU. The default limit of 40 epochs (the paper allows up to
-# 400) is chosen so that the default run takes at most about five minutes on two CPU cores; section 3
-# prints how many epochs ran and how long they took.
+# 400) keeps the whole book within the time a two-core machine allows; section 3 prints how many
+# epochs ran and how long they took.
 # The same run from the command line:
 # `dfmask train synthetic --stage 0 --full --train-h5 ... --val-h5 ... --epochs N --amp`.
 
@@ -40,7 +40,7 @@ patches_dir = "data/generated/default/patches"
 # reloaded; changed data or settings start it afresh).
 runs_dir = "data/generated/default/runs"
 experiment = "synthetic"
-# Epochs (upper bound; early stopping may end sooner). 40 take about 5 min on 2 CPU cores with amp.
+# Epochs (upper bound; early stopping may end sooner).
 epochs = 40
 batch_size = 8
 # bf16 autocast on CPU (about 2-3x faster training, see README "Performance").
@@ -59,18 +59,15 @@ from pathlib import Path
 import h5py
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto without ipywidgets
 from dfmask_lib import plots
-from dfmask_lib.classes import CLASS_CODES, CLASS_COLOURS, CLASS_NAMES, SCORED_CLASSES
+from dfmask_lib.classes import CLASS_CODES, CLASS_NAMES, SCORED_CLASSES
 from dfmask_lib.fmask import ensure_fmask
 from dfmask_lib.metrics import confusion_matrix, format_table, scores, scores_table
 from dfmask_lib.patches import PatchConfig, PatchDataset, find_products, make_data
 from dfmask_lib.reader import find_label_file, read_labels
-from dfmask_lib.train import (TrainConfig, load_checkpoint, mfb_weights, moving_average,
-                              predict_patches, train)
+from dfmask_lib.train import TrainConfig, load_checkpoint, mfb_weights, predict_patches, train
 from dfmask_lib.unet import count_parameters
 
 train_dir = Path(synthetic_dir) / "TRAIN"
@@ -136,23 +133,10 @@ print(f"{result.epochs_run} epochs ({'early stop' if result.stopped_early else '
 
 # %%
 history = json.loads((out_dir / "log.json").read_text())
-ep = [h["epoch"] for h in history]
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3.8))
-ax1.plot(ep, [h["train_loss"] for h in history], label="training (Fmask labels)")
-ax1.plot(ep, [h["val_loss"] for h in history], label="validation (synthetic truth)")
-ax1.set(xlabel="epoch", ylabel="weighted cross-entropy", title="loss")
-ax1.legend()
-miou = [h["val_miou"] for h in history]
-ax2.plot(ep, miou, label="validation mIoU")
-ax2.plot(ep, moving_average(miou, cfg.ma_window), label=f"{cfg.ma_window}-epoch moving average")
-for c in SCORED_CLASSES:
-    ax2.plot(ep, [h[f"iou_{c}"] for h in history], lw=0.8, alpha=0.6, label=f"IoU {CLASS_NAMES[c]}")
-ax2.axvline(result.best_epoch, color="0.5", ls=":", label=f"best epoch {result.best_epoch}")
-ax2.set(xlabel="epoch", ylabel="IoU", ylim=(0, 1), title="validation (synthetic truth)")
-ax2.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-for ax in (ax1, ax2):
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-fig.tight_layout()
+fig = plots.learning_curves_figure({0: history}, ma_window=cfg.ma_window,
+                                   best_epochs={0: result.best_epoch},
+                                   titles={0: "stage 0, supervised (Fmask labels)"})
+plt.show()
 
 # %% [markdown]
 # ## 5. The student against its teacher
@@ -203,7 +187,6 @@ for row, k in zip(axes, order):
     for ax, title in zip(row, titles):
         ax.set_title(title, fontsize="small")
         ax.set_axis_off()
-fig.legend(handles=[Patch(facecolor=np.array(CLASS_COLOURS[c]) / 255, edgecolor="0.5",
-                          label=f"{c} {CLASS_NAMES[c]}") for c in CLASS_CODES],
-           loc="lower center", ncol=len(CLASS_CODES), frameon=False, fontsize="small")
+fig.legend(handles=plots.class_legend_handles(), loc="lower center", ncol=len(CLASS_CODES),
+           frameon=False, fontsize="small")
 fig.tight_layout(rect=(0, 0.04, 1, 1))

@@ -11,7 +11,8 @@ from sklearn import metrics as skm
 
 from dfmask_lib.errors import LabelError
 from dfmask_lib.metrics import (
-    confusion_matrix, format_table, score_scenes, scores, scores_table,
+    confusion_matrix, format_table, normalise_rows, score_matrices, score_scenes, scores,
+    scores_table,
 )
 
 TRUTH = np.array([[1, 1, 2], [2, 0, 4], [5, 5, 3]], dtype=np.uint8)
@@ -155,3 +156,34 @@ def test_tables():
     text = format_table(rows, digits=2)
     assert text.splitlines()[1].split()[:2] == ["method", "0.62"]
     assert "nan" in format_table(scores_table({"x": scores(np.zeros((6, 6), np.int64))}))
+
+
+def test_score_matrices_pools_matrices():
+    a = confusion_matrix(TRUTH, PRED)
+    b = confusion_matrix(np.array([3, 3, 0]), np.array([3, 0, 1]))
+    pooled, per = score_matrices([a, b])
+    np.testing.assert_array_equal(pooled.confusion, a + b)
+    assert pooled.n_pixels == 10 and pooled.oa == pytest.approx(6 / 10)
+    assert pooled.iou[3] == pytest.approx(2 / 3) and per[1].iou[3] == 0.5
+    ref_pooled, _ = score_scenes([(TRUTH, PRED), (np.array([3, 3, 0]), np.array([3, 0, 1]))])
+    np.testing.assert_array_equal(ref_pooled.confusion, pooled.confusion)
+    with pytest.raises(LabelError, match="different shapes"):
+        score_matrices([a, np.zeros((4, 4), np.int64)])
+    with pytest.raises(LabelError, match="no"):
+        score_matrices([])
+    with pytest.raises(LabelError, match="row 0"):
+        score_matrices([a, skm.confusion_matrix([0, 1], [1, 1], labels=range(6))])
+
+
+def test_normalise_rows():
+    n = normalise_rows(confusion_matrix(TRUTH, PRED))
+    assert n.dtype == np.float64 and n.shape == (6, 6)
+    np.testing.assert_allclose(n[1], [0, 1 / 2, 1 / 2, 0, 0, 0])
+    np.testing.assert_allclose(n[2], [1 / 2, 0, 1 / 2, 0, 0, 0])  # half predicted no data
+    np.testing.assert_allclose(n[5], [0, 1 / 2, 0, 0, 0, 1 / 2])
+    assert np.isnan(n[0]).all()  # no pixels: NaN, not 0
+    s = scores(confusion_matrix(TRUTH, PRED))
+    np.testing.assert_allclose(np.diag(n)[1:], [s.recall[c] for c in range(1, 6)])
+    assert np.isnan(normalise_rows(confusion_matrix(np.array([1]), np.array([1])))[2]).all()
+    with pytest.raises(LabelError, match="square"):
+        normalise_rows(np.ones((6, 6)))

@@ -127,3 +127,23 @@ def test_draws_into_given_axes():
     fig, (a, b) = plt.subplots(1, 2)
     assert classmap_figure(np.ones((2, 2), np.uint8), ax=a, legend=False) is fig
     assert rgb_figure(np.ones((3, 2, 2)), ax=b) is fig
+
+
+def test_learning_curves_figure_draws_one_column_per_run() -> None:
+    from dfmask_lib.errors import ConfigError
+    from dfmask_lib.plots import learning_curves_figure
+
+    rows = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.2 / e, "val_miou": 0.1 * e,
+             **{f"iou_{c}": 0.05 * e for c in range(1, 6)}} for e in range(1, 6)]
+    fig = learning_curves_figure({0: rows, 1: rows[:3]}, ma_window=2, best_epochs={0: 5},
+                                 titles={0: "stage 0"})
+    axes = fig.axes  # row-major: losses of runs 0 and 1, then their mIoU panels
+    assert len(axes) == 4 and axes[0].get_title() == "stage 0" and axes[1].get_title() == "1"
+    mean = axes[2].lines[1].get_ydata()  # the 2-epoch moving average of mIoU 0.1 .. 0.5
+    np.testing.assert_allclose(mean, [0.1, 0.15, 0.25, 0.35, 0.45])
+    assert axes[2].lines[-1].get_xdata()[0] == 5  # the kept epoch
+    assert len(axes[3].lines[0].get_xdata()) == 3
+    with pytest.raises(ConfigError):
+        learning_curves_figure({})
+    with pytest.raises(ConfigError, match="no epochs"):
+        learning_curves_figure({"a": []})

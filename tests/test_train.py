@@ -12,9 +12,19 @@ import torch
 from dfmask_lib.errors import ConfigError, DataFileError, MissingDataError
 from dfmask_lib.patches import PatchConfig, write_patches
 from dfmask_lib.train import (
-    LEARNING_RATES, TrainConfig, classes_from_logits, load_checkpoint, mfb_weights, moving_average,
-    predict_patches, should_stop, train,
+    LEARNING_RATES, RUN_FILES, TrainConfig, classes_from_logits, clear_run, load_checkpoint,
+    load_result, mfb_weights, moving_average, predict_patches, should_stop, train,
 )
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # Tiny nets: on a shared 2-core machine extra OpenMP threads only spin (100x slower);
+    # bit-identity is compared within one thread count.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def learnable_scenes(n: int, size: int = 32, seed: int = 0) -> list:
@@ -247,7 +257,47 @@ def test_train_command(data, tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit) as exc:  # stage 1 needs pseudo-labels: a clear error
         main([a if a != "--full" else "--stage=1" for a in args])
     assert exc.value.code == 2
-    assert "self-training (pseudo-labels) comes in a later issue" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "relabelled by the stage 0 model: run the self-training " \
+        "with `dfmask selftrain`" in err and "--full" in err
+
+
+def test_pseudo_labels_set_the_data_and_class_weights_and_restart_a_changed_run(
+        data, tmp_path: Path) -> None:
+    """Stage 1 on a label override: subsets 0-1 only, MFB weights from the override."""
+    import h5py
+
+    train_h5, val_h5 = data
+    with h5py.File(train_h5) as f:
+        stored, subset = f["label"][:], f["subset"][:]
+    labels = stored.copy()
+    labels[(subset == 1)[:, None, None] & (stored > 0)] = 2  # subset 1 "relabelled" all cloud
+    labels[subset > 1] = 0
+    cfg = tiny(stage=1, full=False, max_epochs=1)
+    out = tmp_path / "s1"
+    res = train(cfg, train_h5, val_h5, out, labels=labels, progress=False)
+    hist = np.bincount(labels[subset <= 1].ravel(), minlength=6)
+    assert res.data["subsets"] == [0, 1] and res.data["n_train"] == 8
+    np.testing.assert_array_equal(np.float32(res.data["class_weights"]), mfb_weights(hist))
+    stored_hist = np.bincount(stored[subset <= 1].ravel(), minlength=6)
+    assert not np.allclose(res.data["class_weights"], mfb_weights(stored_hist))
+    again = load_result(out)  # what train() returned, from last.pt
+    assert (again.history, again.best_epoch, again.best_miou, again.data) == (
+        res.history, res.best_epoch, res.best_miou, res.data)
+
+    other = labels.copy()
+    other[subset == 1] = stored[subset == 1]
+    with pytest.raises(ConfigError, match="data .or labels. changed"):
+        train(cfg, train_h5, val_h5, out, resume=True, labels=other, progress=False)
+    with pytest.warns(UserWarning, match="afresh.*labels"):
+        new = train(cfg, train_h5, val_h5, out, resume=True, restart_on_change=True,
+                    labels=other, progress=False)
+    np.testing.assert_array_equal(np.float32(new.data["class_weights"]), mfb_weights(stored_hist))
+    clear_run(out)
+    assert not any((out / name).exists() for name in RUN_FILES)
+    assert (out / "config.json").exists()
+    with pytest.raises(MissingDataError, match="no last.pt"):
+        load_result(out)
 
 
 def test_classes_from_logits_never_predicts_no_data_and_masks_empty_input() -> None:

@@ -149,3 +149,70 @@ def test_version_tag_names_the_code(tmp_path, classes, monkeypatch):
     out = write_classmap(tmp_path / "n.tif", classes, crs=CRS, transform=TRANSFORM)
     with rasterio.open(out) as src:
         assert src.tags()["DFMASK_VERSION"] == "9.9.9+gdeadbee"
+
+
+# --------------------------------------------------------------------------- COG and probabilities
+
+
+def test_cog_with_mode_overviews(tmp_path, classes):
+    big = np.ones((600, 540), np.uint8)
+    big[:2, :2] = [[2, 2], [2, 1]]     # majority cloud
+    big[2:4, :2] = [[0, 0], [0, 3]]    # no data does not count: shadow
+    big[300:, :] = 0
+    out = write_classmap(tmp_path / "cog.tif", big, crs=CRS, transform=TRANSFORM,
+                         config=_Cfg(), overviews=True)
+    with rasterio.open(out) as src:
+        assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+        assert src.overviews(1) == [2, 4]
+        assert src.block_shapes == [(256, 256)] and src.compression.name.lower() == "deflate"
+        assert src.nodata == 0 and src.crs.to_epsg() == 32631 and src.transform == TRANSFORM
+        assert src.colormap(1)[2] == (245, 250, 178, 255)
+        assert src.descriptions[0].startswith("classes: 0 no data")
+        assert json.loads(src.tags()["DFMASK_CONFIG"])["name"] == "stage0"
+        np.testing.assert_array_equal(src.read(1), big)
+        half = src.read(1, out_shape=(300, 270))
+    assert half[0, 0] == 2 and half[1, 0] == 3 and half[0, 5] == 1 and not half[150:].any()
+    assert [p.name for p in tmp_path.iterdir()] == ["cog.tif"]
+
+
+def test_small_cog_has_no_overviews(tmp_path):
+    out = write_classmap(tmp_path / "s.tif", np.full((15, 15), 4, np.uint8), crs=CRS,
+                         transform=TRANSFORM, overviews=True)
+    with rasterio.open(out) as src:
+        assert src.overviews(1) == [] and (src.read(1) == 4).all()
+
+
+def test_probability_writer_strips_percent_nodata(tmp_path):
+    from dfmask_lib.writer import probability_writer
+
+    rng = np.random.default_rng(1)
+    p = rng.random((6, 300, 40)).astype(np.float32)
+    p /= p.sum(0)
+    valid = np.ones((300, 40), bool)
+    valid[:5, :3] = False
+    target = tmp_path / "p.tif"
+    with probability_writer(target, (300, 40), crs=CRS, transform=TRANSFORM, config=_Cfg(),
+                            tags={"X": 1}) as w:
+        for r0 in range(0, 300, 128):
+            w.write(r0, p[:, r0:r0 + 128], valid[r0:r0 + 128])
+        assert not target.exists()  # only once complete
+    with rasterio.open(target) as src:
+        got = src.read()
+        assert src.count == 5 and src.dtypes[0] == "uint8" and src.nodata == 255
+        assert src.scales == (0.01,) * 5 and src.overviews(1) == [2]
+        assert src.descriptions[3] == "P(snow/ice) percent" and src.tags()["X"] == "1"
+    np.testing.assert_array_equal(got[:, valid], np.rint(p[1:, valid] * 100))
+    assert (got[:, ~valid] == 255).all()
+
+
+def test_probability_writer_incomplete_or_bad_strip_leaves_nothing(tmp_path):
+    from dfmask_lib.writer import probability_writer
+
+    target = tmp_path / "p.tif"
+    with pytest.raises(ConfigError, match="10 of 20 rows"):
+        with probability_writer(target, (20, 8), crs=CRS, transform=TRANSFORM) as w:
+            w.write(0, np.zeros((6, 10, 8), np.float32), np.ones((10, 8), bool))
+    with pytest.raises(ConfigError, match=r"\(6, h, 8\)"):
+        with probability_writer(target, (20, 8), crs=CRS, transform=TRANSFORM) as w:
+            w.write(15, np.zeros((6, 10, 8), np.float32), np.ones((10, 8), bool))
+    assert list(tmp_path.iterdir()) == []

@@ -39,6 +39,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": (".synth:synth", "Write synthetic polar/mountain L1C SAFE scenes with exact truth."),
     "make-data": (".make_data:make_data", "Cut products and labels into HDF5 training patches."),
     "train": (".train:train", "Train a U-Net stage on HDF5 patches (resumable)."),
+    "predict": (".predict:predict", "Predict class maps of products with a trained model (COG)."),
+    "selftrain": (".selftrain:selftrain", "Self-train U-Net stages 0-3 on pseudo-labels (resumable)."),
+    "evaluate": (".evaluate:evaluate", "Score class maps against labels on whole scenes."),
     "book": (".book:book", "Execute the notebooks with papermill and build the book."),
 }
 

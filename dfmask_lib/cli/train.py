@@ -16,7 +16,8 @@ __all__ = ["train"]
 @click.option("--stage", type=click.IntRange(0, 3), default=0, show_default=True,
               help="Self-training stage: picks the network size and learning rate.")
 @click.option("--full", is_flag=True,
-              help="Supervised mode: all training patches with their Fmask labels.")
+              help="Supervised mode (the baseline): all training patches with their Fmask "
+                   "labels. Stages 1-3 without it are the self-training: `dfmask selftrain`.")
 @click.option("--train-h5", type=UserPath(path_type=Path), required=True,
               help="Training patches (dfmask make-data --mode train).")
 @click.option("--val-h5", type=UserPath(path_type=Path), required=True,
@@ -36,7 +37,12 @@ __all__ = ["train"]
 def train(experiment: str, stage: int, full: bool, train_h5: Path, val_h5: Path, epochs: int,
           batch_size: int, amp: bool, channels_last: bool, workers: int | None, device: str,
           seed: int, resume: bool, out_dir: Path | None) -> None:
-    """Train stage N of EXPERIMENT; writes checkpoints, logs and config.json."""
+    """Train stage N of EXPERIMENT; writes checkpoints, logs and config.json.
+
+    Stage 0 alone trains on subset 0 with Fmask labels; with --full, any stage trains on all
+    patches with their Fmask labels (the supervised baseline). The self-training of stages
+    0-3 (pseudo-labels from the previous stage) is `dfmask selftrain`.
+    """
     from ..patches import PatchDataset
     from ..train import TrainConfig, run_dir, train as run
 

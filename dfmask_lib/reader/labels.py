@@ -29,7 +29,8 @@ SCL_RESOLUTION = 20.0
 
 
 def table_for(path: str | os.PathLike, table: MappingTable | str | None = None) -> MappingTable:
-    """The mapping table of a label file: given, or by name (``*LABELS.tif``, ``*FMASK.tif``)."""
+    """The mapping table of a class map: given, or by name (``*LABELS.tif`` and dfmask
+    predictions ``*_DFMASK_CLASSES.tif``: project codes; ``*FMASK.tif``: Fmask 4 codes)."""
     if isinstance(table, MappingTable):
         return table
     if isinstance(table, str):
@@ -37,7 +38,7 @@ def table_for(path: str | os.PathLike, table: MappingTable | str | None = None) 
             raise LabelError(f"unknown mapping table {table!r}; choose one of {sorted(TABLES)}")
         return TABLES[table]
     name = Path(path).name.upper()
-    if name.endswith("LABELS.TIF"):
+    if name.endswith(("LABELS.TIF", "_DFMASK_CLASSES.TIF")):  # human labels, dfmask predictions
         return PROJECT
     if name.endswith("FMASK.TIF"):
         return FMASK
