@@ -80,10 +80,14 @@ def test_find_and_load_profile_by_name_and_path(tmp_path):
         load_profile("broken", profiles_dir=tmp_path)
 
 
-@pytest.mark.parametrize("name", ["default", "smoke"])
+@pytest.mark.parametrize("name", ["default", "smoke", "gpu"])
 def test_shipped_profiles_match_the_notebooks_parameters(name):
     profile = load_profile(name)
     assert "01_data" in profile.notebooks
+    # every notebook exists, runs in the book's order and has its parameters
+    assert list(profile.notebooks) == sorted(profile.notebooks)
+    assert all((NOTEBOOKS_DIR / f"{nb}.py").exists() for nb in profile.notebooks)
+    assert set(profile.parameters) == set(profile.notebooks)
     assert set(profile.parameters["01_data"]) == set(
         notebook_parameters(NOTEBOOKS_DIR / "01_data.py"))
     for nb, params in profile.parameters.items():
