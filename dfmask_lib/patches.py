@@ -17,10 +17,12 @@ HDF5 layout written by :func:`write_patches` (one patch per chunk, compressed):
 * attributes ``bands`` (JSON list), ``input_set``, ``mode``, ``version``, ``config`` (JSON of the
   :class:`PatchConfig`), ``inputs`` (JSON of the input files' names, sizes and mtimes).
 
-Pure array functions (:func:`input_stack`, :func:`extract_patches`, :func:`split_subsets`) are
-the core; :func:`make_data` is the I/O edge. The window arithmetic (:func:`window_starts`,
-:func:`scene_windows`, :func:`labelled_windows`) lives in :mod:`dfmask_lib.windows`, shared with
-prediction, and is re-exported here.
+This module holds the pure array functions (:func:`input_stack`, :func:`extract_patches`,
+:func:`split_subsets`) and the HDF5 store (:func:`write_patches`, :func:`check_patch_file`,
+:func:`fingerprint`). The other parts of the pipeline's data step live beside it: the window
+arithmetic in :mod:`dfmask_lib.windows` (shared with prediction, re-exported here), finding
+products and cutting them into a patch file (:func:`dfmask_lib.products.make_data`, the I/O
+edge) in :mod:`dfmask_lib.products`, and the torch dataset in :mod:`dfmask_lib.dataset`.
 """
 
 from __future__ import annotations
@@ -31,12 +33,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import h5py
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from . import __version__
@@ -45,14 +45,13 @@ from .classes import CLASS_CODES, FMASK, PROJECT
 from .config import config_from_dict, config_to_json
 from .errors import BandError, ConfigError, DataFileError, LabelError, MissingDataError
 from .scene import S2_BANDS, Scene, ndsi
-from .progress import disable_bar
 from .windows import labelled_windows, scene_windows, window_starts  # re-exported
 
 __all__ = [
     "INPUT_SETS", "PatchConfig", "window_starts", "scene_windows", "labelled_windows",
     "input_stack",
-    "extract_patches", "split_subsets", "write_patches", "find_products", "make_data",
-    "check_label_codes", "check_patch_file", "read_patch_config", "fingerprint", "PatchDataset",
+    "extract_patches", "split_subsets", "write_patches", "check_label_codes", "check_patch_file",
+    "read_patch_config", "fingerprint", "LABEL_KIND", "LABEL_TABLE",
 ]
 
 #: Network input channels per input set. "swirndsi" is the authors' default (B02, B03, B04, B08,
@@ -313,218 +312,3 @@ def fingerprint(path: str | os.PathLike) -> str:
     with _open(path) as f:
         ident = [f.attrs.get("config", ""), f.attrs.get("inputs", ""), st.st_size, st.st_mtime_ns]
     return hashlib.sha256(json.dumps(ident).encode()).hexdigest()[:16]
-
-
-# --------------------------------------------------------------------------- I/O edge: products
-
-
-def _signature(paths: Iterable[Path]) -> list[list[Any]]:
-    """Name, size and mtime of every file under ``paths`` (for up-to-date checks)."""
-    sig = []
-    for p in paths:
-        files = sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]
-        for x in files:
-            st = x.stat()
-            sig.append([str(x), st.st_size, st.st_mtime_ns])
-    return sig
-
-
-def _up_to_date(out: Path, config: PatchConfig, inputs: list) -> bool:
-    if not out.is_file():
-        return False
-    try:
-        with h5py.File(out, "r") as f:
-            return (f.attrs.get("config") == config_to_json(config)
-                    and f.attrs.get("inputs") == json.dumps(inputs, sort_keys=True))
-    except OSError:
-        return False
-
-
-def make_data(
-    src_dir: str | os.PathLike,
-    out: str | os.PathLike,
-    config: PatchConfig = PatchConfig(),
-    labels_dir: str | os.PathLike | None = None,
-    *,
-    reader_options: Mapping[str, Any] | None = None,
-) -> Path:
-    """Build a patch file from every product in ``src_dir`` (the I/O edge of this module).
-
-    Each product is read with :func:`dfmask_lib.reader.read_product` (20 m grid; with
-    ``reader_options``, e.g. ``band_names``, ``scale``, ``sun_zenith``, applied to every
-    product); its label file (``*FMASK.tif`` in train mode, ``*LABELS.tif`` in test mode) is
-    found with :func:`dfmask_lib.reader.find_label_file`, beside a GeoTIFF stack as
-    ``<stem>*FMASK.tif``, or in ``labels_dir`` when given, recoded to project classes and
-    checked to lie on the product's grid. Labels are set to 0 where the scene has no data.
-    Rerunning with the same config, reader options and unchanged inputs (sizes, mtimes)
-    returns at once.
-
-    Raises:
-        MissingDataError: no products or a missing label file. DataFileError / LabelError: bad
-            labels, or labels off the product's grid.
-    """
-    from . import reader  # the reader pulls in rasterio; import it only at the I/O edge
-    from .reader.labels import check_label_grid
-    from .reader.resample import Grid
-
-    src_dir, out = Path(src_dir), Path(out)
-    options = dict(reader_options or {})
-    products = find_products(src_dir)
-    kind = LABEL_KIND[config.mode]
-    label_files = [_find_label(reader, p, kind, labels_dir) for p in products]
-    inputs = _signature(products) + _signature(label_files)
-    if options:  # other options give other reflectance: the file is stale
-        inputs.append(["reader_options", json.dumps(options, sort_keys=True)])
-    if _up_to_date(out, config, inputs):
-        return out
-
-    def scenes() -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-        for product, label_file in zip(products, label_files):
-            scene = reader.read_product(product, progress=False, **options)
-            label, profile = reader.read_labels(label_file, LABEL_TABLE[kind])
-            check_label_grid(profile, Grid(scene.transform, scene.shape, scene.crs),
-                             label_file.name, product.name)
-            label = np.where(scene.valid, label, 0).astype(np.uint8)
-            yield product.name, input_stack(scene, config.input_set), label
-
-    write_patches(out, scenes(), config, inputs, total=len(products))
-    return out
-
-
-#: File names that are class maps, not products, when a folder also holds GeoTIFF stacks.
-_CLASS_MAP_SUFFIXES = ("FMASK.TIF", "LABELS.TIF", "FMASK.TIFF", "LABELS.TIFF")
-
-
-def _is_stack(p: Path) -> bool:
-    name = p.name.upper()
-    return (p.is_file() and p.suffix.lower() in (".tif", ".tiff")
-            and not name.endswith(_CLASS_MAP_SUFFIXES) and "_SCL" not in name)
-
-
-def find_products(src_dir: str | os.PathLike) -> list[Path]:
-    """The products in a folder, sorted: sub-folders (``.SAFE`` or band folders), ``.zip``
-    files and GeoTIFF stacks (``.tif`` files other than ``*FMASK.tif``/``*LABELS.tif``/SCL).
-
-    Raises:
-        MissingDataError: the folder does not exist or holds no product.
-    """
-    src_dir = Path(src_dir)
-    if not src_dir.is_dir():
-        raise MissingDataError(f"{src_dir} is not a folder; give the folder holding the .SAFE products")
-    products = sorted(p for p in src_dir.iterdir() if not p.name.startswith(".")
-                      and (p.is_dir() or p.suffix.lower() == ".zip" or _is_stack(p)))
-    if not products:
-        raise MissingDataError(f"no Sentinel-2 products (.SAFE folders, .zip or GeoTIFF stacks) "
-                               f"in {src_dir}")
-    return products
-
-
-def _find_label(reader: Any, product: Path, kind: str, labels_dir: str | os.PathLike | None) -> Path:
-    """The label file of ``product``: in ``labels_dir`` (named after the product) or beside its bands."""
-    stem = product.name.removesuffix(".zip").removesuffix(".SAFE")
-    if product.is_file() and product.suffix.lower() in (".tif", ".tiff"):
-        stem = product.stem
-    if labels_dir is None and product.is_file():
-        # a GeoTIFF stack (or zip): its label beside it, as `dfmask fmask` writes it
-        hits = sorted(product.parent.glob(f"{stem}*{kind}.tif"))
-        found, where = (hits[0] if hits else None), f"{product.parent} ({stem}*{kind}.tif)"
-    elif labels_dir is None:
-        found = reader.find_label_file(product, kind=kind)
-        where = f"{product.name} (GRANULE/*/IMG_DATA/*{kind}.tif)"
-    else:
-        hits = sorted(Path(labels_dir).glob(f"{stem}*{kind}.tif"))
-        found, where = (hits[0] if hits else None), f"{labels_dir} ({stem}*{kind}.tif)"
-    if found is None:
-        hint = "run `dfmask fmask` on it first" if kind == "FMASK" else "add its human labels"
-        raise MissingDataError(f"no {kind} label file in {where}; {hint} or pass --labels-dir")
-    return Path(found)
-
-
-# --------------------------------------------------------------------------- torch dataset
-
-
-class PatchDataset(Dataset):
-    """Torch dataset over a patch file: samples ``{"image": (C, P, P) float32, "mask": (P, P) int64}``.
-
-    Args:
-        path: patch file written by :func:`write_patches`.
-        subsets: keep only patches whose ``subset`` is in this list (None = all).
-        labels: optional (N, P, P) uint8 array over *all* patches of the file that replaces the
-            stored labels (pseudo-labels of the later self-training stages).
-        in_channels: the model's input channels, checked against the file.
-
-    The HDF5 file is opened lazily in each data-loader worker (h5py handles must not cross
-    processes). Sample ``"index"`` is the patch's row in the file.
-    """
-
-    def __init__(
-        self,
-        path: str | os.PathLike,
-        subsets: Sequence[int] | None = None,
-        labels: np.ndarray | None = None,
-        in_channels: int | None = None,
-    ) -> None:
-        self.path = Path(path)
-        n = check_patch_file(self.path, in_channels)
-        with _open(self.path) as f:
-            subset = f["subset"][:]
-            self.bands = tuple(json.loads(f.attrs.get("bands", "[]")))
-            self.in_channels = int(f["image"].shape[1])
-            patch_shape = tuple(f["label"].shape[1:])
-        if subsets is None:
-            self.indices = np.arange(n)
-        else:
-            self.indices = np.flatnonzero(np.isin(subset, list(subsets)))
-        if labels is not None:
-            if labels.dtype != np.uint8 or labels.shape != (n, *patch_shape):
-                raise DataFileError(
-                    f"label override must be uint8 {(n, *patch_shape)} over all patches of "
-                    f"{self.path.name}, got {labels.dtype} {labels.shape}"
-                )
-            check_label_codes(labels, "label override")
-        #: self-training subset of each sample (int8, -1 in test-mode files).
-        self.subset = subset[self.indices]
-        self.labels = labels
-        self._file: h5py.File | None = None
-        self._pid = -1
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def _h5(self) -> h5py.File:
-        if self._file is None or self._pid != os.getpid():
-            self._file = h5py.File(self.path, "r")
-            self._pid = os.getpid()
-        return self._file
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state["_file"] = None  # reopened in the worker
-        return state
-
-    def label_array(self, i: int) -> np.ndarray:
-        """uint8 (P, P) label of sample ``i`` (override if given), checked to be in 0-5."""
-        j = int(self.indices[i])
-        label = self.labels[j] if self.labels is not None else self._h5()["label"][j]
-        check_label_codes(label, f"{self.path.name} patch {j}")
-        return label
-
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        j = int(self.indices[i])
-        image = self._h5()["image"][j]
-        return {
-            "image": torch.from_numpy(image),
-            "mask": torch.from_numpy(self.label_array(i).astype(np.int64)),
-            "index": torch.tensor(j),
-        }
-
-    def class_histogram(self) -> np.ndarray:
-        """Pixel counts (6,) int64 of classes 0-5 over the labels this dataset serves."""
-        hist = np.zeros(len(CLASS_CODES), dtype=np.int64)
-        source = self.labels if self.labels is not None else self._h5()["label"]
-        for j in tqdm(self.indices, desc="class statistics", unit="patch", leave=False,
-                      disable=disable_bar(len(self.indices) >= 500)):
-            label = np.asarray(source[int(j)])
-            check_label_codes(label, f"{self.path.name} patch {int(j)}")
-            hist += np.bincount(label.ravel(), minlength=len(CLASS_CODES))[: len(CLASS_CODES)]
-        return hist

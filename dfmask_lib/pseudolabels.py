@@ -16,7 +16,7 @@ files (non-atomically, class statistics going stale). Here every stage gets a ne
 :mod:`dfmask_lib.cache`:
 
 * ``label`` (N, P, P) uint8 over all N patches of the training file (what
-  :class:`~dfmask_lib.patches.PatchDataset` takes as ``labels=``), ``subset`` (N,) int8 (a copy);
+  :class:`~dfmask_lib.dataset.PatchDataset` takes as ``labels=``), ``subset`` (N,) int8 (a copy);
 * attributes ``stage``, ``threshold``, ``relabelled_subsets`` (JSON list), ``amp``,
   ``checkpoint`` (path of the model that relabelled) and ``checkpoint_sha256``, ``source`` (the
   patch file) and ``source_fingerprint`` (:func:`dfmask_lib.patches.fingerprint`), ``version``;
@@ -435,7 +435,7 @@ def read_pseudo_labels(path: str | os.PathLike, train_h5: str | os.PathLike) -> 
 
     Returns:
         uint8 (N, P, P) over all patches of ``train_h5`` (the ``labels=`` of
-        :class:`~dfmask_lib.patches.PatchDataset`).
+        :class:`~dfmask_lib.dataset.PatchDataset`).
 
     Raises:
         MissingDataError: no file. DataFileError: not a pseudo-label file, or made from another

@@ -48,7 +48,8 @@ from .config import config_from_dict, config_to_dict, save_config
 from .device import autocast, needs_grad_scaler, resolve_device
 from .errors import BandError, ConfigError, DataFileError, MissingDataError
 from .metrics import confusion_matrix, scores
-from .patches import PatchDataset, fingerprint
+from .patches import fingerprint
+from .dataset import PatchDataset
 from .paths import PROJECT_ROOT
 from .unet import STAGES, UNet, UNetConfig
 from .progress import disable_bar

@@ -65,7 +65,9 @@ from dfmask_lib import plots
 from dfmask_lib.classes import CLASS_CODES, CLASS_NAMES, SCORED_CLASSES
 from dfmask_lib.fmask import ensure_fmask
 from dfmask_lib.metrics import confusion_matrix, format_table, scores, scores_table
-from dfmask_lib.patches import PatchConfig, PatchDataset, find_products, make_data
+from dfmask_lib.patches import PatchConfig
+from dfmask_lib.products import find_products, make_data
+from dfmask_lib.dataset import PatchDataset
 from dfmask_lib.reader import find_label_file, read_labels
 from dfmask_lib.train import TrainConfig, load_checkpoint, mfb_weights, predict_patches, train
 from dfmask_lib.unet import count_parameters

@@ -65,7 +65,8 @@ warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto wi
 from dfmask_lib import plots
 from dfmask_lib.fmask import ensure_fmask
 from dfmask_lib.metrics import format_table
-from dfmask_lib.patches import PatchConfig, find_products, make_data
+from dfmask_lib.patches import PatchConfig
+from dfmask_lib.products import find_products, make_data
 from dfmask_lib.pseudolabels import stats_table
 from dfmask_lib.selftrain import SelfTrainConfig, histories, selftrain, summary_table
 

@@ -57,7 +57,7 @@ from dfmask_lib.classes import CLASS_NAMES
 from dfmask_lib.evaluate import evaluate_files
 from dfmask_lib.fmask import ensure_fmask
 from dfmask_lib.metrics import format_table, scores_table
-from dfmask_lib.patches import find_products
+from dfmask_lib.products import find_products
 from dfmask_lib.predict import predict_product
 from dfmask_lib.reader import read_labels, read_product
 from dfmask_lib.selftrain import load_manifest

@@ -17,9 +17,10 @@ from affine import Affine
 
 from dfmask_lib.errors import BandError, ConfigError, DataFileError, LabelError, MissingDataError
 from dfmask_lib.patches import (
-    PatchConfig, PatchDataset, check_patch_file, extract_patches, input_stack, read_patch_config,
+    PatchConfig, check_patch_file, extract_patches, input_stack, read_patch_config,
     scene_windows, split_subsets, window_starts, write_patches,
 )
+from dfmask_lib.dataset import PatchDataset
 from dfmask_lib.scene import S2_BANDS, ProductMetadata, Scene
 
 
@@ -302,7 +303,7 @@ def products(tmp_path: Path) -> tuple[Path, Path, list[Path]]:
 
 
 def test_make_data_on_real_products(products, tmp_path: Path) -> None:
-    from dfmask_lib.patches import make_data
+    from dfmask_lib.products import make_data
     from dfmask_lib.reader import read_product
 
     src, labels, safes = products
@@ -335,7 +336,7 @@ def test_make_data_on_real_products(products, tmp_path: Path) -> None:
 
 
 def test_make_data_errors(products, tmp_path: Path) -> None:
-    from dfmask_lib.patches import make_data
+    from dfmask_lib.products import make_data
 
     src, labels, _ = products
     with pytest.raises(MissingDataError, match="LABELS"):
@@ -360,7 +361,7 @@ def test_make_data_refuses_labels_off_the_product_grid(products, tmp_path: Path,
     from rasterio.crs import CRS
 
     from dfmask_lib.classes import FMASK
-    from dfmask_lib.patches import make_data
+    from dfmask_lib.products import make_data
     from dfmask_lib.reader import read_product
     from dfmask_lib.writer import write_classmap
 
@@ -401,7 +402,7 @@ def test_make_data_command(products, tmp_path: Path, capsys) -> None:
 
 
 def test_make_data_test_mode_keeps_the_human_labels(tmp_path: Path) -> None:
-    from dfmask_lib.patches import make_data
+    from dfmask_lib.products import make_data
     from dfmask_lib.reader import find_label_file, read_labels
     from dfmask_lib.synthetic.splits import write_splits
 
@@ -431,3 +432,21 @@ def test_writing_in_blocks_gives_the_patches_of_one_extraction(tmp_path: Path, m
         np.testing.assert_array_equal(f["image"][:], images)
         np.testing.assert_array_equal(f["label"][:], labels)
         np.testing.assert_array_equal(f["window"][:], wins)
+
+
+def test_make_data_is_rebuilt_when_the_code_version_changes(products, tmp_path: Path,
+                                                            monkeypatch) -> None:
+    from dfmask_lib import version
+    from dfmask_lib.cache import read_record
+    from dfmask_lib.products import make_data
+
+    src, labels, _ = products
+    cfg = PatchConfig(window=6, patch_size=8)
+    out = make_data(src, tmp_path / "train.h5", cfg, labels_dir=labels)
+    assert read_record(out)["kind"] == "patches"
+    mtime = out.stat().st_mtime_ns
+    make_data(src, out, cfg, labels_dir=labels)
+    assert out.stat().st_mtime_ns == mtime
+    monkeypatch.setattr(version, "get_version", lambda: "0.0.0+gother")
+    make_data(src, out, cfg, labels_dir=labels)
+    assert out.stat().st_mtime_ns != mtime and read_record(out)["version"] == "0.0.0+gother"

@@ -343,7 +343,7 @@ def test_full_size_stage0_on_synthetic_products(tmp_path: Path) -> None:
     """The real pipeline at real sizes: synthetic SAFE products, Fmask labels, 256 px patches,
     the 1.94 M-parameter stage-0 U-Net, two epochs, resumed once."""
     from dfmask_lib.fmask import fmask_product
-    from dfmask_lib.patches import make_data
+    from dfmask_lib.products import make_data
     from dfmask_lib.synthetic.splits import write_splits
 
     splits = write_splits(tmp_path / "synth", n_train=2, n_val=1, n_test=0, size=258,

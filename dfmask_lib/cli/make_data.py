@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from ..patches import INPUT_SETS, PatchConfig, make_data as build
+from ..patches import INPUT_SETS, PatchConfig
+from ..products import make_data as build
 from ._options import UserPath, product_options
 
 __all__ = ["make_data"]

@@ -29,7 +29,7 @@ def _is_product(path: Path) -> bool:
 
 def _expand(paths: tuple[Path, ...]) -> list[Path]:
     """Products named on the command line; a folder of products gives its products."""
-    from ..patches import find_products
+    from ..products import find_products
     from ..predict import is_prediction_file
 
     out: list[Path] = []

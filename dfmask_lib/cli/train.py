@@ -43,7 +43,7 @@ def train(experiment: str, stage: int, full: bool, train_h5: Path, val_h5: Path,
     patches with their Fmask labels (the supervised baseline). The self-training of stages
     0-3 (pseudo-labels from the previous stage) is `dfmask selftrain`.
     """
-    from ..patches import PatchDataset
+    from ..dataset import PatchDataset
     from ..train import TrainConfig, run_dir, train as run
 
     in_channels = PatchDataset(train_h5).in_channels  # checks the file; the model follows it
