@@ -44,6 +44,7 @@ book-smoke: setup
 bench: setup
 	$(BIN)/python benchmarks/fmask_tile.py
 	$(BIN)/python benchmarks/train_step.py
+	$(BIN)/python benchmarks/predict_tile.py
 
 clean:
 	rm -rf book/_build book/executed .pytest_cache data/generated

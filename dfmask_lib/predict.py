@@ -20,9 +20,11 @@ against ``*LABELS.tif`` when there is one). Both run the same window loop
 (:func:`blend_strips`), so a product predicted strip by strip equals its array predicted at
 once.
 
-Mixed precision (``amp``) is **opt-in**: bf16 autocast is about 2x faster on CPU (README,
-``benchmarks/train_step.py``) but changes the argmax of some pixels;
-``benchmarks/predict_tile.py`` measures by how much on a trained model.
+Mixed precision (``amp``) is **opt-in**: it changes the class of some pixels
+(``benchmarks/predict_tile.py``, 2026-12: 0.08-0.12 % of a 2048 px crop with the book's
+trained stage-0 model) and is not always faster: on the 2-core benchmark host (AVX-512 BF16,
+no AMX) bf16 inference ran at 0.75-0.9x the fp32 speed; on CPUs with AMX and on GPUs it is
+the faster choice.
 """
 
 from __future__ import annotations
@@ -48,8 +50,8 @@ from .cache import Recipe, is_fresh, record, sidecar
 from .classes import CLASS_NAMES, NODATA, SCORED_CLASSES
 from .config import config_to_dict, config_to_json, load_config
 from .device import autocast, resolve_device
-from .errors import BandError, ConfigError, DataFileError, DfmaskError, MissingDataError, \
-    ProductError
+from .errors import BandError, ConfigError, DataFileError, DfmaskError, LabelError, \
+    MissingDataError, ProductError
 from .metrics import Scores, confusion_matrix, scores
 from .patches import INPUT_SETS, input_stack
 from .progress import disable_bar
@@ -95,8 +97,8 @@ class PredictConfig:
             numbers equal up to rounding.
         device: "auto" (CUDA if available, else CPU), "cpu" or "cuda[:N]".
         strip_rows: rows read from the product at a time; None = :func:`strip_rows_for` the
-            product's width (about 3 Mpx, a multiple of 512 rows: 512 for a 5490 px tile), so
-            that memory does not grow with the tile. Memory and speed only, not the result.
+            product's width (about 6 Mpx, a multiple of 1024 rows: 1024 for a 5490 px tile),
+            so that memory does not grow with the tile. Memory and speed only, not the result.
         probabilities: also write the class probabilities (``*_DFMASK_PROB.tif``).
     """
 
@@ -117,16 +119,18 @@ class PredictConfig:
 
 
 #: Pixels read per strip of a product (:func:`strip_rows_for`).
-STRIP_PIXELS = 3_000_000
-#: Strips are multiples of this many rows: 1024 px JPEG2000 tiles of the 10 m bands of L1C
-#: products (512 rows at 20 m), so that no strip boundary cuts through a tile row.
-STRIP_MULTIPLE = 512
+STRIP_PIXELS = 6_000_000
+#: Strips are multiples of this many rows, so that no strip boundary cuts through a row of
+#: the 1024 px JPEG2000 tiles of L1C bands (20 m bands: 1024 rows; 10 m bands: 512 rows at
+#: 20 m). Cutting them costs: 512-row strips made a 5490 px tile 1.5x slower (155 s against
+#: 106 s for stage 0, ``benchmarks/predict_tile.py`` host, 2026-12).
+STRIP_MULTIPLE = 1024
 
 
 def strip_rows_for(width: int) -> int:
     """Rows per strip read from a product of ``width`` px: about :data:`STRIP_PIXELS` pixels,
-    a multiple of :data:`STRIP_MULTIPLE` rows, at least one multiple (5490 px -> 512 rows,
-    2748 -> 1024)."""
+    a multiple of :data:`STRIP_MULTIPLE` rows, at least one multiple (5490 px -> 1024 rows,
+    2748 -> 2048)."""
     return max(1, STRIP_PIXELS // max(1, int(width)) // STRIP_MULTIPLE) * STRIP_MULTIPLE
 
 
@@ -637,8 +641,15 @@ def _read_truth(product: Path, grid: Any) -> tuple[np.ndarray | None, Path | Non
     return truth, label_path
 
 
-def _score(truth: np.ndarray | None, classes: np.ndarray) -> Scores | None:
-    return None if truth is None else scores(confusion_matrix(truth, classes))
+def _score(truth: np.ndarray | None, classes: np.ndarray, rows: int = 512) -> Scores | None:
+    """Scores of a class map against its labels, the confusion matrix summed over row blocks
+    (its int64 intermediates of a whole tile would take ~0.7 GB)."""
+    if truth is None:
+        return None
+    if truth.shape != classes.shape:
+        raise LabelError(f"labels {truth.shape} and prediction {classes.shape} differ in shape")
+    return scores(sum(confusion_matrix(truth[r:r + rows], classes[r:r + rows])
+                      for r in range(0, truth.shape[0], rows)))
 
 
 def predict_product(
@@ -659,15 +670,17 @@ def predict_product(
 ) -> PredictResult:
     """Predict a Sentinel-2 L1C product with a trained model and write its class map.
 
-    The product is read in row strips of about 3 Mpx (only the bands the
+    The product is read in row strips of about 6 Mpx (only the bands the
     model needs: B02 B03 B04 B08 B11 B12 for "swirndsi"), predicted window by window
     (:func:`blend_strips`) and written on its 20 m grid as a Cloud-Optimized GeoTIFF
     (:func:`dfmask_lib.writer.write_classmap` with overviews): uint8 classes 0-5, nodata 0,
     the authors' colour table, class names, ``DFMASK_CONFIG`` (the :class:`PredictConfig`),
     ``DFMASK_TRAIN_CONFIG`` (the checkpoint's TrainConfig), ``DFMASK_CHECKPOINT`` /
     ``DFMASK_CHECKPOINT_SHA256`` / ``DFMASK_CHECKPOINT_EPOCH``, ``DFMASK_VERSION``, the
-    input set and product options. Peak memory: the uint8 class map plus one strip (about
-    1.5 GB for a 5490 px tile with stage 3, whatever the tile size beyond that).
+    input set and product options. Peak memory is bounded by the strips, not the tile: 1.7 GB
+    (stage 0) and 2.05 GB (stage 3) for a 5490 px tile, 1.4 / 1.9 GB for a 2748 px one
+    (``benchmarks/predict_tile.py``); what remains proportional to the tile is the uint8 class
+    map and its labels, and to its width the blending buffer and the rows read.
 
     Caching: a sidecar (:mod:`dfmask_lib.cache`) records the checkpoint, the product, the
     config, the reader options and the code version; an output that is up to date is not
