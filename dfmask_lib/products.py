@@ -77,7 +77,8 @@ def make_data(
 
 
 #: File names that are class maps, not products, when a folder also holds GeoTIFF stacks.
-_CLASS_MAP_SUFFIXES = ("FMASK.TIF", "LABELS.TIF", "FMASK.TIFF", "LABELS.TIFF")
+_CLASS_MAP_SUFFIXES = ("FMASK.TIF", "LABELS.TIF", "FMASK.TIFF", "LABELS.TIFF", "_DFMASK_CLASSES.TIF",
+                       "_DFMASK_PROB.TIF")
 
 
 def _is_stack(p: Path) -> bool:

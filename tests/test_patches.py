@@ -450,3 +450,13 @@ def test_make_data_is_rebuilt_when_the_code_version_changes(products, tmp_path: 
     monkeypatch.setattr(version, "get_version", lambda: "0.0.0+gother")
     make_data(src, out, cfg, labels_dir=labels)
     assert out.stat().st_mtime_ns != mtime and read_record(out)["version"] == "0.0.0+gother"
+
+
+def test_find_products_leaves_out_class_maps_and_predictions(tmp_path: Path) -> None:
+    from dfmask_lib.products import find_products
+
+    for name in ("a.tif", "a_FMASK.tif", "b_LABELS.tif", "a_DFMASK_CLASSES.tif",
+                 "a_DFMASK_PROB.tif", "x_SCL_20m.tif"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "P.SAFE").mkdir()
+    assert [p.name for p in find_products(tmp_path)] == ["P.SAFE", "a.tif"]
