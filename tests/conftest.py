@@ -102,3 +102,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             f"{_skip_reason(report)}\nCI=true: real-data tests must run in CI, not skip; "
             "provide the shared data mirror (../shared/data or DFMASK_DATA_MIRROR)")
     return report
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a test module of tiny nets.
+
+    On a shared 2-core machine extra OpenMP threads only spin (100x slower); bit-identity
+    is compared within one thread count (subprocesses of such tests use one thread too).
+    """
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -24,13 +24,7 @@ from dfmask_lib.unet import UNet
 from dfmask_lib.version import get_version
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny nets on a shared 2-core machine: OpenMP threads only spin (100x slower).
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ----------------------------------------------------------------------------- the rule

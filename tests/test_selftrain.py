@@ -37,14 +37,7 @@ from dfmask_lib.version import get_version
 TINY = dict(max_epochs=3, batch_size=2, num_workers=0, device="cpu", start_filters=8, depth=2)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny nets on a shared 2-core machine: OpenMP threads only spin (100x slower); the
-    # interrupted run in a subprocess uses one thread too (same numbers).
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def scenes(n: int, size: int = 32, seed: int = 0, channels: int = 7) -> list:

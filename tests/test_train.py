@@ -17,14 +17,7 @@ from dfmask_lib.train import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny nets: on a shared 2-core machine extra OpenMP threads only spin (100x slower);
-    # bit-identity is compared within one thread count.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def learnable_scenes(n: int, size: int = 32, seed: int = 0) -> list:
