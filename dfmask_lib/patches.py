@@ -39,13 +39,13 @@ import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import __version__
 from .atomic import atomic_path
 from .classes import CLASS_CODES, FMASK, PROJECT
 from .config import config_from_dict, config_to_json
 from .errors import BandError, ConfigError, DataFileError, LabelError, MissingDataError
 from .scene import S2_BANDS, Scene, ndsi
 from .windows import labelled_windows, scene_windows, window_starts  # re-exported
+from .version import get_version
 
 __all__ = [
     "INPUT_SETS", "PatchConfig", "window_starts", "scene_windows", "labelled_windows",
@@ -248,7 +248,7 @@ def write_patches(
         f.create_dataset("subset", data=subset)
         f.attrs.update({
             "bands": json.dumps(list(config.bands)), "input_set": config.input_set,
-            "mode": config.mode, "version": __version__, "config": config_to_json(config),
+            "mode": config.mode, "version": get_version(), "config": config_to_json(config),
             "inputs": json.dumps(list(inputs), sort_keys=True),
         })
     return n

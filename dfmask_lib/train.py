@@ -40,7 +40,6 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from . import __version__
 from .atomic import atomic_path
 from .augment import augment_batch
 from .classes import CLASS_CODES, CLASS_NAMES, SCORED_CLASSES
@@ -53,6 +52,7 @@ from .dataset import PatchDataset
 from .paths import PROJECT_ROOT
 from .unet import STAGES, UNet, UNetConfig
 from .progress import disable_bar
+from .version import get_version
 
 __all__ = [
     "LEARNING_RATES", "TrainConfig", "TrainResult", "mfb_weights", "moving_average",
@@ -547,7 +547,7 @@ def train(
         ckpt = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scaler": scaler.state_dict(), "rng": _rng_state(), "epoch": epoch + 1,
                 "history": history, "config": config_to_dict(cfg), "stopped_early": stopped,
-                "data": data_info, "version": __version__}
+                "data": data_info, "version": get_version()}
         scored = np.nan_to_num(mious, nan=-1.0)  # an all-NaN epoch is never the best
         if not (out_dir / "best.pt").exists() or scored[-1] > scored[:-1].max(initial=-1.0):
             _save(out_dir / "best.pt", ckpt)

@@ -75,8 +75,9 @@ print(f"{len(products)} synthetic {split} products; models: {', '.join(checkpoin
 # ## 1. Whole-scene class maps
 #
 # Fmask label files and predictions are recomputed only when stale (other product, model,
-# settings or code version, `dfmask_lib.cache`). Prediction runs over overlapping 512 px
-# windows whose softmax outputs are blended, so the map has no seams and no edge strips.
+# settings or code version, `dfmask_lib.cache`). Prediction runs over overlapping windows
+# (`dfmask_lib.predict.PredictConfig`) whose softmax outputs are blended, so the map has no
+# seams and no edge strips.
 
 # %%
 maps = {"Fmask (teacher)": [ensure_fmask(p)[0] for p in products]}
