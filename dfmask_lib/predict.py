@@ -46,7 +46,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .cache import Recipe, is_fresh, record, sidecar
+from .cache import Recipe, is_fresh, read_record, record, sidecar
 from .classes import CLASS_NAMES, NODATA, SCORED_CLASSES
 from .config import config_to_dict, config_to_json, load_config
 from .device import autocast, resolve_device
@@ -684,8 +684,9 @@ def predict_product(
 
     Caching: a sidecar (:mod:`dfmask_lib.cache`) records the checkpoint, the product, the
     config, the reader options and the code version; an output that is up to date is not
-    recomputed (``skipped``), unless ``overwrite``. Any other existing output is refused
-    without ``overwrite``. When the product has human labels (:func:`find_labels`) the
+    recomputed (``skipped``), unless ``overwrite``; a stale prediction (another checkpoint,
+    product, setting or code version) is recomputed. An existing file that is not a dfmask
+    prediction (no prediction recipe) is refused without ``overwrite``. When the product has human labels (:func:`find_labels`) the
     result holds the scores of the map against them.
 
     Args:
@@ -736,9 +737,12 @@ def predict_product(
     if not overwrite and is_fresh(target, recipe) and (prob_target is None
                                                        or prob_target.exists()):
         return _reread(target, prob_target, checkpoint, product, t0)
-    if target.exists() and not overwrite:
-        raise ConfigError(f"{target} exists and is not an up-to-date prediction of this "
-                          "checkpoint and product; pass overwrite=True (--overwrite) to replace it")
+    rec = read_record(target)
+    if target.exists() and not overwrite and (rec is None or rec.get("kind") != "prediction"):
+        # a stale prediction of dfmask's own is recomputed (dfmask_lib.cache); a file it did
+        # not write is never replaced silently
+        raise ConfigError(f"{target} exists and is not a dfmask prediction; pass "
+                          "overwrite=True (--overwrite) to replace it, or choose another output")
 
     dev = resolve_device(cfg.device)
     model, train_cfg, ckpt, input_set = _load_model(checkpoint, dev)

@@ -321,13 +321,19 @@ def test_safe_with_labels_is_scored_and_cached(checkpoint, tmp_path):
     # batch size, strip rows, device and memory format change speed and rounding only
     cfg = PredictConfig(batch_size=1, strip_rows=7, channels_last=False, device="cpu")
     assert predict_product(checkpoint, safe, config=cfg, progress=False).skipped
-    with pytest.raises(ConfigError, match=r"not an up-to-date prediction.*--overwrite"):
-        predict_product(checkpoint, safe, window=64, overlap=32, device="cpu", progress=False)
+    # other settings: the stale prediction is recomputed (dfmask_lib.cache), not refused
     redo = predict_product(checkpoint, safe, window=64, overlap=32, device="cpu",
-                           progress=False, overwrite=True)
+                           progress=False)
     assert not redo.skipped and redo.path == res.path
     with rasterio.open(redo.path) as ds:
         assert json.loads(ds.tags()["DFMASK_CONFIG"])["window"] == 64
+    forced = predict_product(checkpoint, safe, window=64, overlap=32, device="cpu",
+                             progress=False, overwrite=True)
+    assert not forced.skipped
+    # a file dfmask did not write is never replaced without overwrite
+    sidecar(res.path).unlink()
+    with pytest.raises(ConfigError, match=r"not a dfmask prediction.*--overwrite"):
+        predict_product(checkpoint, safe, window=64, overlap=32, device="cpu", progress=False)
 
 
 def test_labels_off_the_grid_are_refused_before_predicting(checkpoint, tmp_path):

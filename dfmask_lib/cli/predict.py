@@ -53,7 +53,8 @@ def _expand(paths: tuple[Path, ...]) -> list[Path]:
                    "GRANULE/*/IMG_DATA as T<tile>_<datetime>_DFMASK_CLASSES.tif, else beside "
                    "the input).")
 @click.option("--overwrite", is_flag=True,
-              help="Recompute and replace outputs (default: skip up-to-date ones, refuse others).")
+              help="Recompute and replace outputs (default: skip up-to-date ones, recompute stale "
+                   "ones, refuse files dfmask did not write).")
 @click.option("--probabilities", is_flag=True,
               help="Also write *_DFMASK_PROB.tif: class 1-5 probabilities in percent.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=2, show_default=True,
