@@ -35,7 +35,6 @@ import logging
 import os
 import re
 import time
-import zipfile
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -389,15 +388,6 @@ def class_fractions(classes: np.ndarray) -> dict[str, float]:
 # --------------------------------------------------------------------------- names and checkpoints
 
 
-def _stem(product: Path) -> str:
-    name = product.name
-    for suffix in (".zip", ".SAFE"):
-        name = name.removesuffix(suffix)
-    if product.suffix.lower() in (".tif", ".tiff"):
-        name = product.stem
-    return name
-
-
 def is_prediction_file(path: str | os.PathLike) -> bool:
     """True for the files :func:`predict_product` writes (never products to predict)."""
     name = Path(path).name
@@ -405,28 +395,13 @@ def is_prediction_file(path: str | os.PathLike) -> bool:
 
 
 def default_output(product: str | os.PathLike, out_dir: str | os.PathLike | None = None) -> Path:
-    """Where :func:`predict_product` writes the class map of ``product``.
+    """Where :func:`predict_product` writes the class map of ``product``:
+    :func:`dfmask_lib.reader.output_path` with :data:`PREDICTION_SUFFIX` (``out_dir/<name>``;
+    in a SAFE's ``IMG_DATA`` named like its band files, where ``dfmask fmask`` puts
+    ``*_FMASK.tif``; else beside the product)."""
+    from .reader import output_path
 
-    * ``out_dir`` given: ``out_dir/<product name without .SAFE/.zip/.tif>_DFMASK_CLASSES.tif``;
-    * an L1C ``.SAFE`` folder: ``<granule>/IMG_DATA/T<tile>_<datetime>_DFMASK_CLASSES.tif``,
-      named like its band files, where ``dfmask fmask`` puts ``*_FMASK.tif``;
-    * anything else (zip, GeoTIFF stack, band folder): beside it,
-      ``<name without suffix>_DFMASK_CLASSES.tif``.
-    """
-    path = Path(product)
-    if path.name == "MTD_MSIL1C.xml":
-        path = path.parent
-    if out_dir is not None:
-        return Path(out_dir) / f"{_stem(path)}{PREDICTION_SUFFIX}"
-    if path.is_dir() and (path / "MTD_MSIL1C.xml").exists():
-        from .reader import locate_safe
-
-        layout = locate_safe(path)
-        b02 = layout.band_files.get("B02")
-        if layout.img_data is None or b02 is None:
-            raise ProductError(f"{path}: no B02 band file in the granule's IMG_DATA")
-        return layout.img_data / f"{Path(b02).name.rsplit('_', 1)[0]}{PREDICTION_SUFFIX}"
-    return path.with_name(f"{_stem(path)}{PREDICTION_SUFFIX}")
+    return output_path(product, PREDICTION_SUFFIX, out_dir)
 
 
 def probability_output(classes_path: str | os.PathLike) -> Path:
@@ -511,12 +486,8 @@ def resolve_checkpoint(experiment: str | os.PathLike) -> Path:
 def _load_model(checkpoint: Path, device: torch.device) -> tuple[nn.Module, Any, dict, str]:
     from .train import load_checkpoint
 
-    try:
-        model, train_cfg, ckpt = load_checkpoint(checkpoint, device=str(device))
-    except RuntimeError as exc:  # weights of another architecture than its stored config
-        first = str(exc).strip().splitlines()[0]
-        raise DataFileError(f"{checkpoint}: its weights do not fit the network of its stored "
-                            f"config ({first}); use a checkpoint written by dfmask train") from None
+    # DataFileError from there for weights that do not fit their config
+    model, train_cfg, ckpt = load_checkpoint(checkpoint, device=str(device))
     return model, train_cfg, ckpt, input_set_for(train_cfg.in_channels)
 
 
@@ -539,32 +510,6 @@ def _needed_bands(input_set: str) -> tuple[str, ...]:
     for name in INPUT_SETS[input_set]:
         wanted.update(_DERIVED.get(name, (name,)))
     return tuple(b for b in S2_BANDS if b in wanted)
-
-
-def _product_grid(product: Path) -> Any:
-    """The 20 m grid :func:`dfmask_lib.reader.read_product` returns for ``product`` (no pixels read).
-
-    Follows the reader's dispatch: SAFE folder, MTD_MSIL1C.xml or zip -> its tile grid; a
-    folder of band files -> the bands' common footprint; a GeoTIFF stack -> its bounds
-    snapped at its origin. Every strip read is checked against it.
-    """
-    import rasterio
-
-    from .reader import safe_grid
-    from .reader.geotiff import find_band_files
-    from .reader.resample import snap_grid
-    from .reader.safe import GDAL_ENV, grid_of, open_bands
-
-    if product.is_dir():
-        files = {} if (product / "MTD_MSIL1C.xml").exists() else find_band_files(product)
-        if not files:
-            return safe_grid(product, resolution=20)
-        with rasterio.Env(**GDAL_ENV), ExitStack() as stack:
-            return grid_of(list(open_bands(stack, files, (), str(product)).values()), 20)
-    if product.suffix.lower() == ".xml" or zipfile.is_zipfile(product):
-        return safe_grid(product, resolution=20)
-    with rasterio.Env(**GDAL_ENV), rasterio.open(product) as ds:
-        return snap_grid(tuple(ds.bounds), 20, ds.crs, anchor=(ds.transform.c, ds.transform.f))
 
 
 class _ProductRows:
@@ -619,12 +564,12 @@ class _ProductRows:
 def find_labels(product: str | os.PathLike) -> Path | None:
     """The human labels of a product: ``*LABELS.tif`` in a SAFE's IMG_DATA (or a band folder),
     or ``<stem>*LABELS.tif`` beside a GeoTIFF stack or zip; None if there are none."""
-    from .reader import find_label_file
+    from .reader import find_label_file, product_stem
 
     path = Path(product)
     if path.is_dir():
         return find_label_file(path, kind="LABELS")
-    hits = sorted(path.parent.glob(f"{_stem(path)}*LABELS.tif"))
+    hits = sorted(path.parent.glob(f"{product_stem(path)}*LABELS.tif"))
     return hits[0] if hits else None
 
 
@@ -746,7 +691,9 @@ def predict_product(
 
     dev = resolve_device(cfg.device)
     model, train_cfg, ckpt, input_set = _load_model(checkpoint, dev)
-    grid = _product_grid(product)
+    from .reader import product_grid
+
+    grid = product_grid(product, 20)
     truth, label_path = _read_truth(product, grid)  # refuse labels off the grid before the work
     strip = cfg.strip_rows or strip_rows_for(grid.shape[1])
     rows = _ProductRows(product, input_set, grid, strip, options)

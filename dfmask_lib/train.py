@@ -252,7 +252,8 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[UNet,
         (model in eval mode on ``device``, its :class:`TrainConfig`, the checkpoint dict).
 
     Raises:
-        MissingDataError: no file. DataFileError: not a dfmask checkpoint.
+        MissingDataError: no file. DataFileError: not a dfmask checkpoint, or weights that do
+            not fit the U-Net of its stored config.
     """
     path = Path(path)
     if not path.is_file():
@@ -263,7 +264,13 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[UNet,
     except (KeyError, RuntimeError, EOFError, ConfigError, TypeError) as exc:
         raise DataFileError(f"{path} is not a dfmask checkpoint ({exc}); retrain") from None
     model = UNet(config.model_config())
-    model.load_state_dict(ckpt["model"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except (KeyError, RuntimeError) as exc:  # weights of another architecture than its config
+        lines = [ln.strip() for ln in str(exc).strip().splitlines()[1:] if ln.strip()]
+        why = (lines[0][:160] if lines else str(exc)[:160]).rstrip(".")
+        raise DataFileError(f"{path}: its weights do not fit the network of its stored config "
+                            f"({why}); use a checkpoint written by dfmask train") from None
     return model.to(device).eval(), config, ckpt
 
 

@@ -232,6 +232,11 @@ def test_run_errors(data, tmp_path: Path) -> None:
         train(tiny(), tmp_path / "nope.h5", val_h5, tmp_path / "m", progress=False)
     with pytest.raises(MissingDataError):
         load_checkpoint(tmp_path / "nope.pt")
+    ckpt = torch.load(tmp_path / "r" / "best.pt", weights_only=True)
+    ckpt["model"].pop(next(iter(ckpt["model"])))  # weights that no longer fit the config
+    torch.save(ckpt, tmp_path / "edited.pt")
+    with pytest.raises(DataFileError, match="do not fit the network of its stored config"):
+        load_checkpoint(tmp_path / "edited.pt")
 
 
 def test_train_command(data, tmp_path: Path, capsys) -> None:

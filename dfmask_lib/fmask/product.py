@@ -18,7 +18,7 @@ from affine import Affine
 from rasterio.errors import RasterioError
 
 from ..classes import FMASK
-from ..errors import BandError, ConfigError, DfmaskError, ProductError
+from ..errors import BandError, ConfigError, DfmaskError
 from ..scene import S2_BANDS, ProductMetadata, Scene
 from .config import FmaskConfig
 from .pipeline import FmaskResult, run_fmask
@@ -31,30 +31,16 @@ SUFFIX = "_FMASK.tif"
 
 
 def default_output(product: str | os.PathLike) -> Path:
-    """Where :func:`fmask_product` writes by default.
-
-    * an L1C ``.SAFE`` folder (or its MTD_MSIL1C.xml): ``<granule>/IMG_DATA/T{tile}_{sensing
-      datetime}_FMASK.tif``, named like the product's own band files (``..._B02.jp2``);
-    * anything else (a zip, a band folder, a GeoTIFF): beside the input,
-      ``<input name without suffix>_FMASK.tif``.
+    """Where :func:`fmask_product` writes by default: :func:`dfmask_lib.reader.output_path`
+    with ``_FMASK.tif`` (in a SAFE's ``IMG_DATA`` named like its band files, else beside the
+    input).
 
     Raises:
         MissingDataError, ProductError: from :func:`dfmask_lib.reader.locate_safe`.
     """
-    from ..reader import locate_safe
+    from ..reader import output_path
 
-    path = Path(product)
-    is_safe_folder = (path.is_dir() and (path / "MTD_MSIL1C.xml").exists()) or \
-        path.name == "MTD_MSIL1C.xml"
-    if is_safe_folder:
-        layout = locate_safe(path)
-        b02 = layout.band_files.get("B02")
-        if layout.img_data is None or b02 is None:
-            raise ProductError(f"{path}: no B02 band file in the granule's IMG_DATA")
-        stem = Path(b02).name.rsplit("_", 1)[0]  # T31TCJ_20240120T105341
-        return layout.img_data / f"{stem}{SUFFIX}"
-    name = path.name[:-len(".SAFE.zip")] if path.name.endswith(".SAFE.zip") else path.stem
-    return path.with_name(name + SUFFIX)
+    return output_path(product, SUFFIX)
 
 
 def fmask_product_result(product: str | os.PathLike, out: str | os.PathLike | None = None, *,

@@ -35,7 +35,8 @@ from .safe import locate_safe, read_safe, safe_grid
 __all__ = [
     "read_product", "read_safe", "read_band_folder", "read_geotiff_stack", "read_labels",
     "read_scl", "decode_scl", "find_label_file", "locate_safe", "parse_product_xml",
-    "parse_tile_xml", "safe_grid", "Grid", "Window", "PRODUCT_OPTIONS",
+    "parse_tile_xml", "safe_grid", "Grid", "Window", "PRODUCT_OPTIONS", "product_kind",
+    "product_grid", "product_stem", "output_path",
 ]
 
 #: The keyword arguments of :func:`read_product` that declare what a product without
@@ -99,10 +100,8 @@ def read_product(path: str | os.PathLike, *, window: Window | None = None,
     _check_sun(sun_zenith, sun_azimuth)
     sun = {} if sun_zenith is None else {"sun_zenith": float(sun_zenith),
                                          "sun_azimuth": float(sun_azimuth)}
-    is_folder = path.is_dir()
-    if (is_folder and ((path / "MTD_MSIL1C.xml").exists() or (path / "MTD_MSIL2A.xml").exists()
-                       or not find_band_files(path))) \
-            or (not is_folder and (path.suffix.lower() == ".xml" or zipfile.is_zipfile(path))):
+    kind = product_kind(path)
+    if kind == "safe":
         _refuse(f"a SAFE product ({path.name})", "it declares its bands and radiometry in "
                 "MTD_MSIL1C.xml; these options are for GeoTIFF stacks and band folders",
                 band_names=band_names, scale=scale, offset=offset)
@@ -110,7 +109,7 @@ def read_product(path: str | os.PathLike, *, window: Window | None = None,
         scene = read_safe(path, window=window, bands=bands, resolution=resolution,
                           progress=progress)
         return dataclasses.replace(scene, **sun) if sun else scene
-    if is_folder:
+    if kind == "folder":
         _refuse(f"a folder of band files ({path.name})", "its band names come from the file "
                 "names", band_names=band_names)
         _native_only_for_stacks(resolution)
@@ -123,6 +122,97 @@ def read_product(path: str | os.PathLike, *, window: Window | None = None,
     return read_geotiff_stack(path, band_names, scale, offset, window=window,
                               bands=bands if tuple(bands) != S2_BANDS else None,
                               resolution=resolution, progress=progress, **sun)
+
+
+def product_kind(path: str | os.PathLike) -> str:
+    """How :func:`read_product` reads ``path``: ``"safe"`` (a SAFE folder, its MTD_MSIL1C.xml,
+    a zip, or a folder without band files: read_safe explains what is missing), ``"folder"``
+    (a folder of band files without metadata) or ``"stack"`` (a multi-band GeoTIFF)."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / "MTD_MSIL1C.xml").exists() or (path / "MTD_MSIL2A.xml").exists() \
+                or not find_band_files(path):
+            return "safe"
+        return "folder"
+    if path.suffix.lower() == ".xml" or zipfile.is_zipfile(path):
+        return "safe"
+    return "stack"
+
+
+def product_grid(path: str | os.PathLike, resolution: float = 20) -> Grid:
+    """The grid :func:`read_product` returns for ``path`` at ``resolution``, no pixels read.
+
+    A SAFE -> its tile grid (:func:`safe_grid`); a folder of band files -> the bands' common
+    footprint; a GeoTIFF stack -> its bounds snapped to ``resolution`` at its origin.
+
+    Raises:
+        MissingDataError: no such path; ProductError: not a readable product.
+    """
+    import rasterio
+
+    from .resample import snap_grid
+    from .safe import GDAL_ENV, grid_of, open_bands
+
+    path = Path(path)
+    if not path.exists():
+        raise MissingDataError(f"{path} does not exist; give a .SAFE folder, its .zip, a "
+                               "folder of band files or a GeoTIFF")
+    kind = product_kind(path)
+    if kind == "safe":
+        return safe_grid(path, resolution=resolution)
+    from contextlib import ExitStack
+
+    with rasterio.Env(**GDAL_ENV), ExitStack() as stack:
+        if kind == "folder":
+            files = find_band_files(path)
+            return grid_of(list(open_bands(stack, files, (), str(path)).values()), resolution)
+        ds = stack.enter_context(rasterio.open(path))
+        return snap_grid(tuple(ds.bounds), resolution, ds.crs,
+                         anchor=(ds.transform.c, ds.transform.f))
+
+
+def product_stem(path: str | os.PathLike) -> str:
+    """A product's name without ``.zip``, ``.SAFE`` or a GeoTIFF's ``.tif`` (the stem of the
+    files dfmask writes beside it)."""
+    path = Path(path)
+    if path.name == "MTD_MSIL1C.xml":
+        path = path.parent
+    if path.suffix.lower() in (".tif", ".tiff"):
+        return path.stem
+    name = path.name
+    for suffix in (".zip", ".SAFE"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+def output_path(product: str | os.PathLike, suffix: str,
+                out_dir: str | os.PathLike | None = None) -> Path:
+    """Where dfmask writes a per-product output ending in ``suffix`` (``_FMASK.tif``,
+    ``_DFMASK_CLASSES.tif``, ...).
+
+    * ``out_dir`` given: ``out_dir/<product_stem><suffix>``;
+    * an L1C ``.SAFE`` folder (or its MTD_MSIL1C.xml): ``<granule>/IMG_DATA/T<tile>_<sensing
+      datetime><suffix>``, named like the product's own band files (``..._B02.jp2``);
+    * anything else (a zip, a band folder, a GeoTIFF stack): beside it,
+      ``<product_stem><suffix>``.
+
+    Raises:
+        MissingDataError, ProductError: from :func:`locate_safe` (a SAFE without B02).
+    """
+    from ..errors import ProductError
+
+    path = Path(product)
+    if path.name == "MTD_MSIL1C.xml":
+        path = path.parent
+    if out_dir is not None:
+        return Path(out_dir) / f"{product_stem(path)}{suffix}"
+    if path.is_dir() and (path / "MTD_MSIL1C.xml").exists():
+        layout = locate_safe(path)
+        b02 = layout.band_files.get("B02")
+        if layout.img_data is None or b02 is None:
+            raise ProductError(f"{path}: no B02 band file in the granule's IMG_DATA")
+        return layout.img_data / f"{Path(b02).name.rsplit('_', 1)[0]}{suffix}"
+    return path.with_name(f"{product_stem(path)}{suffix}")
 
 
 def _native_only_for_stacks(resolution: float | None) -> None:
