@@ -4,6 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.dfmask-installed
+PEERS_STAMP := $(VENV)/.dfmask-peers-installed
 
 # Keep every tool's cache inside the project's ignored folders.
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
@@ -28,6 +29,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
 	touch $(STAMP)
 
+# The optional learned peers (the `peers` extra), for the book only: the book skips a peer
+# that is missing, so a failed install is reported, not fatal (and retried next time).
+$(PEERS_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e ".[book,test,peers]" && touch $(PEERS_STAMP) || \
+		echo "note: the optional peers did not install; the book will skip them"
+
 test: setup
 	$(BIN)/python -m pytest
 
@@ -35,7 +42,7 @@ test-slow: setup
 	$(BIN)/python -m pytest -m slow
 
 # `make book PROFILE=path/to/my.yml` renders the book on your own scenes.
-book: setup
+book: setup $(PEERS_STAMP)
 	$(BIN)/python -m dfmask_lib.book --profile $(or $(PROFILE),default)
 
 book-smoke: setup

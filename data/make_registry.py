@@ -1,4 +1,5 @@
-"""Regenerate ``data/registry.csv`` from the mirror's SHA256SUMS and the origin table below.
+"""Regenerate ``data/registry.csv`` from the mirror's SHA256SUMS and the origin table below,
+plus the hashed files that only their origin holds (``ORIGIN_ONLY``, e.g. a peer's model).
 
 Run once when the bundled data changes::
 
@@ -66,6 +67,22 @@ def origin(name: str) -> tuple[str, str]:
     raise SystemExit(f"no origin known for {name}; add its folder to data/make_registry.py")
 
 
+#: Files that are not in the shared mirror but have a known sha256: the registry fetches them
+#: from their origin (a PyPI sdist here) and checks them. The ukis-csmask 0.2.1 models are the
+#: learned peer ``dfmask_lib.peers.ukis.UkisCsmask021`` (model_4b only to test its refusal).
+UKIS021 = "pypi:ukis-csmask==0.2.1"
+ORIGIN_ONLY = [
+    ("ukis_csmask_021/LICENSE",
+     "24372bebd1db344914018d95de48ed607f7225f927eaf92337ee2bffa4dfd448",
+     f"{UKIS021}:LICENSE", "Apache-2.0"),
+    ("ukis_csmask_021/model_4b.onnx",
+     "3b2ac49d04b2facad82a415ed9ab56fdc66d73b6ce7065c05d19de03c4c9e120",
+     f"{UKIS021}:ukis_csmask/model_4b.onnx", "Apache-2.0"),
+    ("ukis_csmask_021/model_6b.onnx",
+     "abd33028e9e9218522778bbcbc627177c6451f795989c82414f37adb6f673a66",
+     f"{UKIS021}:ukis_csmask/model_6b.onnx", "Apache-2.0"),
+]
+
 #: Online-only entries (sha256 unknown offline): fetching them needs the network.
 ONLINE_ONLY = [
     ("pangaea_942321/allfiles.zip",
@@ -85,6 +102,7 @@ def main(mirror: Path) -> None:
         sha, name = line.split(maxsplit=1)
         name = name.strip().removeprefix("./")
         rows.append((name, sha, *origin(name)))
+    rows += ORIGIN_ONLY
     rows.sort()
     rows += [(n, "", o, lic) for n, o, lic in ONLINE_ONLY]
     out = Path(__file__).with_name("registry.csv")

@@ -5,14 +5,18 @@ A crash or a bad input never leaves a half-written output under the final name.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import math
 import os
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Mapping, Sequence
 
-__all__ = ["atomic_path", "atomic_dir"]
+__all__ = ["atomic_path", "atomic_dir", "write_csv", "write_json", "nan_to_none"]
 
 
 @contextmanager
@@ -62,3 +66,35 @@ def atomic_dir(target: str | os.PathLike, overwrite: bool = False) -> Iterator[P
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]]) -> Path:
+    """Write ``rows`` (dicts with the same keys, the first row's order) as CSV, atomically;
+    floats at full precision, NaN as ``nan``."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else [], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(buf.getvalue())
+    return path
+
+
+def nan_to_none(value: Any) -> Any:
+    """``value`` with every float NaN inside dicts, lists and tuples replaced by None."""
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, dict):
+        return {k: nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [nan_to_none(v) for v in value]
+    return value
+
+
+def write_json(path: str | os.PathLike, data: Mapping[str, Any]) -> Path:
+    """Write ``data`` as strict JSON (NaN -> null, :func:`nan_to_none`), atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(nan_to_none(dict(data)), indent=1, allow_nan=False) + "\n")
+    return path

@@ -33,11 +33,7 @@ and so is a probability map (``*_DFMASK_PROB.tif``).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
-import math
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -47,7 +43,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .atomic import atomic_path
+from .atomic import write_csv, write_json
 from .classes import CLASS_NAMES, PROJECT, SEN2COR_SCL, TABLES, MappingTable
 from .errors import ConfigError, LabelError, MissingDataError
 from .metrics import Scores, confusion_matrix, normalise_rows, score_matrices
@@ -168,14 +164,7 @@ class Evaluation:
         Columns: scene, OA, mIoU, IoU x5, F1 x5, precision x5, recall x5, pixels; one row
         per scene, then ``pooled``. Floats at full precision.
         """
-        buf = io.StringIO()
-        rows = self.rows(tuple(METRICS))
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            tmp.write_text(buf.getvalue())
+        path = write_csv(path, self.rows(tuple(METRICS)))
         log.info("wrote %s", path)
         return path
 
@@ -183,22 +172,9 @@ class Evaluation:
         """Write :meth:`to_dict` and the code version as strict JSON (NaN -> null), atomically."""
         from .version import get_version  # asks git once per process: only when writing
 
-        data = {"dfmask_version": get_version(), **_nan_to_none(self.to_dict())}
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
+        path = write_json(path, {"dfmask_version": get_version(), **self.to_dict()})
         log.info("wrote %s", path)
         return path
-
-
-def _nan_to_none(value: Any) -> Any:
-    if isinstance(value, float):
-        return None if math.isnan(value) else value
-    if isinstance(value, dict):
-        return {k: _nan_to_none(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_nan_to_none(v) for v in value]
-    return value
 
 
 def evaluate_maps(pairs: Iterable[tuple[str, np.ndarray, np.ndarray]]) -> Evaluation:

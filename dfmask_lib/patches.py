@@ -51,7 +51,7 @@ __all__ = [
     "INPUT_SETS", "PatchConfig", "window_starts", "scene_windows", "labelled_windows",
     "input_stack",
     "extract_patches", "split_subsets", "write_patches", "check_label_codes", "check_patch_file",
-    "read_patch_config", "fingerprint", "LABEL_KIND", "LABEL_TABLE",
+    "read_patch_config", "fingerprint", "LABEL_KIND", "LABEL_TABLE", "bands_for",
 ]
 
 #: Network input channels per input set. "swirndsi" is the authors' default (B02, B03, B04, B08,
@@ -60,12 +60,29 @@ INPUT_SETS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "swirndsi": ("B02", "B03", "B04", "B08", "B11", "B12", "NDSI"),
     "all13": S2_BANDS,
 })
+#: Channels computed from bands rather than read: channel -> the bands it needs.
+DERIVED_CHANNELS: Mapping[str, tuple[str, ...]] = MappingProxyType({"NDSI": ("B03", "B11")})
 MODES = ("train", "test")
 #: Patches extracted and written at a time (one row of a 5490 px tile).
 WRITE_BLOCK = 22
 #: Label file kind per mode: Fmask labels for training, human labels for validation/test.
 LABEL_KIND = {"train": "FMASK", "test": "LABELS"}
 LABEL_TABLE = {"FMASK": FMASK, "LABELS": PROJECT}
+
+
+def bands_for(input_set: str) -> tuple[str, ...]:
+    """The bands :func:`input_stack` reads for ``input_set``, in S2 order (NDSI needs B03 and
+    B11): ``bands_for("swirndsi")`` = B02 B03 B04 B08 B11 B12.
+
+    Raises:
+        ConfigError: an unknown input set.
+    """
+    if input_set not in INPUT_SETS:
+        raise ConfigError(f"unknown input set {input_set!r}; choose from {', '.join(INPUT_SETS)}")
+    wanted = set()
+    for name in INPUT_SETS[input_set]:
+        wanted.update(DERIVED_CHANNELS.get(name, (name,)))
+    return tuple(b for b in S2_BANDS if b in wanted)
 
 
 @dataclass(frozen=True)

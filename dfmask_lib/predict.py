@@ -52,7 +52,7 @@ from .device import autocast, resolve_device
 from .errors import BandError, ConfigError, DataFileError, DfmaskError, LabelError, \
     MissingDataError, ProductError
 from .metrics import Scores, confusion_matrix, scores
-from .patches import INPUT_SETS, input_stack
+from .patches import INPUT_SETS, bands_for, input_stack
 from .progress import disable_bar
 from .windows import ALIGN, DEFAULT_OVERLAP, DEFAULT_WINDOW, blend_weights, check_tiling, \
     prediction_windows
@@ -72,8 +72,6 @@ log = logging.getLogger(__name__)
 PREDICTION_SUFFIX = "_DFMASK_CLASSES.tif"
 #: The optional probability map beside it (see :func:`dfmask_lib.writer.probability_writer`).
 PROBABILITY_SUFFIX = "_DFMASK_PROB.tif"
-#: Channels of NDSI (computed from B03 and B11, not read).
-_DERIVED = {"NDSI": ("B03", "B11")}
 
 #: Reads rows ``r0 .. r1`` of a scene: (float32 (C, r1 - r0, W) input, bool (r1 - r0, W) valid).
 RowReader = Callable[[int, int], tuple[np.ndarray, np.ndarray]]
@@ -502,16 +500,6 @@ def _sha256(path: Path) -> str:
 # --------------------------------------------------------------------------- I/O edge
 
 
-def _needed_bands(input_set: str) -> tuple[str, ...]:
-    """Bands to read for an input set, in S2 order (NDSI needs B03 and B11)."""
-    from .scene import S2_BANDS
-
-    wanted = set()
-    for name in INPUT_SETS[input_set]:
-        wanted.update(_DERIVED.get(name, (name,)))
-    return tuple(b for b in S2_BANDS if b in wanted)
-
-
 class _ProductRows:
     """A :data:`RowReader` over a product: reads strips of ``strip_rows`` rows, keeps the overlap."""
 
@@ -519,7 +507,7 @@ class _ProductRows:
                  options: Mapping[str, Any]) -> None:
         self.product, self.input_set, self.grid = product, input_set, grid
         self.strip_rows, self.options = strip_rows, dict(options)
-        self.bands = _needed_bands(input_set)
+        self.bands = bands_for(input_set)
         self.start = self.end = 0
         self.image = np.zeros((len(INPUT_SETS[input_set]), 0, grid.shape[1]), np.float32)
         self.valid = np.zeros((0, grid.shape[1]), bool)

@@ -16,7 +16,7 @@ from affine import Affine
 
 from dfmask_lib.classes import FMASK, PROJECT
 from dfmask_lib.cli import main
-from dfmask_lib.cli.evaluate import spread_values
+from dfmask_lib.cli._options import spread_values
 from dfmask_lib.errors import ConfigError, LabelError, MissingDataError
 from dfmask_lib.evaluate import (
     POOLED, Evaluation, SceneId, class_table_of, evaluate_files, evaluate_maps, expand_labels,

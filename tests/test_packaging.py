@@ -9,10 +9,14 @@ import yaml
 from dfmask_lib.paths import PROJECT_ROOT
 
 
-def _pyproject_pins() -> list[str]:
+def _pyproject_pins(extras: tuple[str, ...] = ("book", "test")) -> list[str]:
     project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
-    extras = project["optional-dependencies"]
-    return project["dependencies"] + extras["book"] + extras["test"]
+    optional = project["optional-dependencies"]
+    return project["dependencies"] + [p for e in extras for p in optional[e]]
+
+
+#: environment.yml also carries the optional `peers` extra (never needed by `make test`).
+ALL_EXTRAS = ("book", "test", "peers")
 
 
 def _environment_pins() -> list[str]:
@@ -22,11 +26,11 @@ def _environment_pins() -> list[str]:
 
 
 def test_environment_pins_equal_pyproject():
-    assert sorted(_environment_pins()) == sorted(_pyproject_pins())
+    assert sorted(_environment_pins()) == sorted(_pyproject_pins(ALL_EXTRAS))
 
 
 def test_every_pin_is_exact_and_unique():
-    pins = _pyproject_pins()
+    pins = _pyproject_pins(ALL_EXTRAS)
     assert all(p.count("==") == 1 for p in pins), [p for p in pins if "==" not in p]
     names = [p.split("==")[0].lower() for p in pins]
     assert len(names) == len(set(names))
@@ -52,6 +56,24 @@ def test_installed_versions_match_pins():
         if have is None or have.split("+")[0] != want:
             wrong[name] = (want, have)
     assert not wrong, f"installed versions differ from the pins (run `make setup`): {wrong}"
+
+
+def test_installed_optional_peers_match_pins():
+    """The `peers` extra is optional (``make test`` never needs it), but where installed it must
+    be the pinned version: the book's peer numbers depend on it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    wrong = {}
+    for pin in project["optional-dependencies"]["peers"]:
+        name, want = pin.split("==")
+        try:
+            have = version(name)
+        except PackageNotFoundError:
+            continue
+        if have.split("+")[0] != want:
+            wrong[name] = (want, have)
+    assert not wrong, f"installed peers differ from the pins (pip install -e '.[peers]'): {wrong}"
 
 
 def test_installed_metadata_version_is_pyproject_version():

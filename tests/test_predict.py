@@ -18,7 +18,6 @@ from affine import Affine
 from scipy import ndimage
 
 from conftest import fetch_real_dir  # tests/conftest.py: skip, or fail in CI
-from dfmask_lib import predict as predict_mod
 from dfmask_lib.cache import sidecar
 from dfmask_lib.classes import CLASS_COLOURS
 from dfmask_lib.cli import main

@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": (".predict:predict", "Predict class maps of products with a trained model (COG)."),
     "selftrain": (".selftrain:selftrain", "Self-train U-Net stages 0-3 on pseudo-labels (resumable)."),
     "evaluate": (".evaluate:evaluate", "Score class maps against labels on whole scenes."),
+    "compare": (".compare:compare", "Compare dfmask and peer masks on the same pixels and metrics."),
     "book": (".book:book", "Execute the notebooks with papermill and build the book."),
 }
 

@@ -12,11 +12,12 @@ import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import click
 
-__all__ = ["RunState", "UserPath", "product_options", "parse_band_names", "Resolution"]
+__all__ = ["RunState", "UserPath", "product_options", "parse_band_names", "Resolution",
+           "ManyValuedCommand", "spread_values", "MANY_VALUED"]
 
 
 @dataclass
@@ -119,3 +120,46 @@ class Resolution(click.ParamType):
             return float(value)
         except ValueError:
             self.fail(f"{value!r} is neither a pixel size in metres nor 'native'", param, ctx)
+
+
+#: Options that take every following path (``--labels a.tif b.tif``), in every command
+#: whose class is :class:`ManyValuedCommand` (evaluate, compare).
+MANY_VALUED = ("--labels",)
+
+
+def spread_values(args: Sequence[str], names: Sequence[str] = MANY_VALUED) -> list[str]:
+    """``--labels a b c`` -> ``--labels a --labels b --labels c`` (pure, on raw arguments).
+
+    Click options take a fixed number of values; this lets ``--labels`` take every
+    argument after it up to the next option (a token starting with ``-``) or ``--``,
+    so that ``--labels labels/*.tif`` works with a shell glob. An option given no value is
+    passed on bare, for click to report it.
+    """
+    out: list[str] = []
+    pending: str | None = None
+    taken = 0
+    for k, token in enumerate(args):
+        if pending is not None:
+            if token != "--" and not token.startswith("-"):
+                out += [pending, token]
+                taken += 1
+                continue
+            if not taken:
+                out.append(pending)
+            pending = None
+        if token == "--":
+            return out + list(args[k:])
+        if token in names:
+            pending, taken = token, 0
+            continue
+        out.append(token)
+    if pending is not None and not taken:
+        out.append(pending)
+    return out
+
+
+class ManyValuedCommand(click.Command):
+    """A command whose MANY_VALUED options take several values after one flag."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, spread_values(args))

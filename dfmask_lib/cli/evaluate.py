@@ -3,61 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
-
 import click
 
 from ..classes import TABLES
-from ._options import UserPath
+from ._options import ManyValuedCommand, UserPath
 
-__all__ = ["evaluate", "spread_values"]
-
-#: Options of ``evaluate`` that take every following path (``--labels a.tif b.tif``).
-MANY_VALUED = ("--labels",)
-
-
-def spread_values(args: Sequence[str], names: Sequence[str] = MANY_VALUED) -> list[str]:
-    """``--labels a b c`` -> ``--labels a --labels b --labels c`` (pure, on raw arguments).
-
-    Click options take a fixed number of values; this lets ``--labels`` take every
-    argument after it up to the next option (a token starting with ``-``) or ``--``,
-    so that ``--labels labels/*.tif`` works with a shell glob. An option given no value is
-    passed on bare, for click to report it.
-    """
-    out: list[str] = []
-    pending: str | None = None
-    taken = 0
-    for k, token in enumerate(args):
-        if pending is not None:
-            if token != "--" and not token.startswith("-"):
-                out += [pending, token]
-                taken += 1
-                continue
-            if not taken:
-                out.append(pending)
-            pending = None
-        if token == "--":
-            return out + list(args[k:])
-        if token in names:
-            pending, taken = token, 0
-            continue
-        out.append(token)
-    if pending is not None and not taken:
-        out.append(pending)
-    return out
-
-
-class _ManyValuedCommand(click.Command):
-    """A command whose MANY_VALUED options take several values after one flag."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, spread_values(args))
-
+__all__ = ["evaluate"]
 
 _TABLE = click.Choice(sorted(TABLES))
 
 
-@click.command(cls=_ManyValuedCommand)
+@click.command(cls=ManyValuedCommand)
 @click.argument("predictions", metavar="PRED...", nargs=-1, required=True,
                 type=UserPath(path_type=Path))
 @click.option("--labels", "labels", multiple=True, required=True, metavar="PATH...",

@@ -29,7 +29,7 @@ import numpy as np
 import rasterio
 from tqdm.auto import tqdm
 
-from ..errors import ConfigError, ProductError
+from ..errors import ConfigError
 from ..progress import disable_bar
 from .resample import Decoder, Grid, read_band_on_grid
 

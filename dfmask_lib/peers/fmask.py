@@ -1,0 +1,167 @@
+"""Fmask as a peer: the project's own Fmask 4 (:class:`OwnFmask`) and an official output file
+(:class:`FmaskFile`).
+
+Both give Fmask codes (0 land, 1 water, 2 shadow, 3 snow, 4 cloud, 255 fill), recoded to project
+codes through :data:`dfmask_lib.classes.FMASK`; both claim all five classes.
+
+Please cite Zhu & Woodcock 2012 (RSE 118:83-94), Zhu et al. 2015 (RSE 159:269-277) and
+Qiu, Zhu & He 2019 (RSE 231:111205, Fmask 4.0).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from ..classes import CLEAR, CLOUD, FMASK, SHADOW, SNOW, WATER, recode
+from ..errors import LabelError
+from ..fmask import REQUIRED_BANDS, FmaskConfig, run_fmask
+from ..reader.labels import read_labels
+from ..scene import Scene
+from ._classmap import on_scene_grid
+from .base import Peer, PeerUnavailable
+
+__all__ = ["OwnFmask", "FmaskFile", "find_fmask_file", "FMASK_FILE_PATTERNS"]
+
+_CITATION = ("Zhu & Woodcock 2012, RSE 118:83-94; Zhu et al. 2015, RSE 159:269-277; "
+             "Qiu, Zhu & He 2019, RSE 231:111205")
+#: Names (upper-cased, fnmatch) that mark an Fmask output GeoTIFF: dfmask's own and GERSL's
+#: ``*_FMASK.tif`` / ``*FMASK*.tif``, MATLAB Fmask 4's ``<granule>_Fmask4.tif`` (in the
+#: granule's ``FMASK_DATA``) and Fmask 5's ``*_Fmask5.tif``; CFmask's ``*_CFMASK.tif``.
+FMASK_FILE_PATTERNS: tuple[str, ...] = ("*FMASK*.TIF", "*FMASK*.TIFF")
+#: ... except dfmask's own predictions (``*_DFMASK_CLASSES.tif``, project codes).
+_NOT_FMASK = "*DFMASK*"
+
+
+@dataclass(frozen=True)
+class OwnFmask(Peer):
+    """The project's own Fmask 4 for Sentinel-2 (:func:`dfmask_lib.fmask.run_fmask`) as a peer.
+
+    Runs on any scene :func:`run_fmask` accepts: bands B02, B03, B04, B8A, B11, B12 (B10, B07
+    and B08 are used when present), daytime sun angles; view angles and a CRS are optional
+    (nadir view, a bare array grid), so a chip built with
+    :func:`dfmask_lib.fmask.product.array_scene` works.
+
+    Attributes:
+        config: Fmask thresholds (default: Fmask 4 for Sentinel-2).
+    """
+
+    name: ClassVar[str] = "fmask"
+    label: ClassVar[str] = "Fmask 4 (dfmask)"
+    claims: ClassVar[frozenset[int]] = frozenset({CLEAR, CLOUD, SHADOW, SNOW, WATER})
+    bands: ClassVar[tuple[str, ...]] = REQUIRED_BANDS
+    citation: ClassVar[str] = _CITATION
+
+    config: FmaskConfig = field(default_factory=FmaskConfig)
+
+    def unavailable(self, scene: Scene | None = None,
+                    product: str | os.PathLike | None = None) -> str | None:
+        """As :meth:`Peer.unavailable`, plus the sun and grid that :func:`run_fmask` needs."""
+        reason = super().unavailable(scene, product)
+        if reason is not None or scene is None:
+            return reason
+        if not (np.isfinite(scene.sun_zenith) and 0 <= scene.sun_zenith < 90
+                and np.isfinite(scene.sun_azimuth)):
+            return (f"{self.label} needs daytime sun angles, the scene has zenith "
+                    f"{scene.sun_zenith} / azimuth {scene.sun_azimuth} deg; set them "
+                    "(sun_zenith=/sun_azimuth= when reading the product)")
+        if scene.crs is not None and getattr(scene.crs, "is_geographic", False):
+            return f"{self.label} needs a projected grid in metres; reproject the product to UTM"
+        return None
+
+    def _predict(self, scene: Scene, product: Path | None) -> np.ndarray:
+        result = run_fmask(scene, self.config, progress=False)
+        return recode(result.fmask, FMASK)
+
+
+def find_fmask_file(product: str | os.PathLike) -> Path | None:
+    """The one Fmask output GeoTIFF that belongs to ``product``, or None.
+
+    Looked for (names matched case-insensitively against :data:`FMASK_FILE_PATTERNS`):
+
+    * ``product`` is a folder (a ``.SAFE`` or a band folder): anywhere below it, e.g.
+      ``GRANULE/*/IMG_DATA/*_FMASK.tif`` (dfmask) or ``GRANULE/*/FMASK_DATA/*_Fmask4.tif``
+      (MATLAB Fmask 4);
+    * ``product`` is a file (a zip, a GeoTIFF stack): beside it, named after it
+      (``<name>*FMASK*.tif``, as :func:`dfmask_lib.fmask.default_output` writes).
+
+    Raises:
+        LabelError: several candidates (give the one to use as ``FmaskFile(path=...)``).
+    """
+    from fnmatch import fnmatch
+
+    root = Path(product)
+    if root.is_dir():
+        files = [p for p in root.rglob("*") if p.is_file()]
+    elif root.exists():
+        stem = root.name[:-len(".SAFE.zip")] if root.name.endswith(".SAFE.zip") else root.stem
+        files = [p for p in root.parent.iterdir() if p.is_file() and p.name.startswith(stem)
+                 and p != root]
+    else:
+        return None
+    found = sorted(p for p in files if not fnmatch(p.name.upper(), _NOT_FMASK)
+                   and any(fnmatch(p.name.upper(), pat) for pat in FMASK_FILE_PATTERNS))
+    if len(found) > 1:
+        shown = ", ".join(str(p) for p in found[:3]) + (" ..." if len(found) > 3 else "")
+        raise LabelError(f"{len(found)} Fmask files belong to {root.name} ({shown}); choose one "
+                         "with FmaskFile(path=...)")
+    return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class FmaskFile(Peer):
+    """An official Fmask 4 / Fmask 5 (GERSL, MATLAB) or CFmask output GeoTIFF as a peer.
+
+    The file (single band, Fmask codes 0-4 and 255 fill) is ``path`` when given, else the one
+    :func:`find_fmask_file` finds beside ``product``. It is recoded with
+    :data:`~dfmask_lib.classes.FMASK` and put on the scene's grid by
+    :func:`dfmask_lib.peers._classmap.on_scene_grid`: used as is on the same grid; a finer map
+    (10 m) by the majority of the k x k pixels under each scene pixel (ties to the higher Fmask
+    precedence, cloud first); a coarser one (30 m CFmask) by the nearest pixel. Other CRSs and
+    unaligned grids are refused.
+
+    Attributes:
+        path: the Fmask GeoTIFF; None = find it beside the product.
+    """
+
+    name: ClassVar[str] = "fmask-file"
+    label: ClassVar[str] = "Fmask (official output file)"
+    claims: ClassVar[frozenset[int]] = frozenset({CLEAR, CLOUD, SHADOW, SNOW, WATER})
+    needs_product: ClassVar[bool] = True
+    citation: ClassVar[str] = _CITATION
+
+    path: str | os.PathLike | None = None
+
+    def _file(self, product: str | os.PathLike | None) -> tuple[Path | None, str | None]:
+        if self.path is not None:
+            path = Path(self.path)
+            if not path.is_file():
+                return None, f"{self.label}: {path} does not exist; give an existing Fmask GeoTIFF"
+            return path, None
+        if product is None:
+            return None, (f"{self.label} reads an Fmask output file: give the product it lies "
+                          "beside, or FmaskFile(path=...)")
+        try:
+            found = find_fmask_file(product)
+        except LabelError as exc:
+            return None, str(exc)
+        if found is None:
+            return None, (f"no Fmask output file (*FMASK*.tif, *_Fmask4.tif) in or beside "
+                          f"{Path(product).name}; run Fmask 4 there or give FmaskFile(path=...)")
+        return found, None
+
+    def unavailable(self, scene: Scene | None = None,
+                    product: str | os.PathLike | None = None) -> str | None:
+        """Why no Fmask file can be read (none given, none beside the product), or None."""
+        return self._file(product)[1]
+
+    def _predict(self, scene: Scene, product: Path | None) -> np.ndarray:
+        path, reason = self._file(product)
+        if path is None:
+            raise PeerUnavailable(reason)
+        codes, profile = read_labels(path, FMASK)
+        return on_scene_grid(codes, profile, scene, path.name)  # fill (255) is 0 by now
