@@ -52,6 +52,7 @@ bench: setup
 	$(BIN)/python benchmarks/fmask_tile.py
 	$(BIN)/python benchmarks/train_step.py
 	$(BIN)/python benchmarks/predict_tile.py
+	$(BIN)/python benchmarks/compare_tile.py
 
 clean:
 	rm -rf book/_build book/executed .pytest_cache data/generated

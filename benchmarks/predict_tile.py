@@ -138,7 +138,9 @@ def _run(*args: str) -> dict:
     return json.loads(out.split("RESULT ", 1)[1])
 
 
-def _write_checkpoints(folder: Path, stages: list[int]) -> dict[int, Path]:
+def write_checkpoints(folder: Path, stages: list[int]) -> dict[int, Path]:
+    """Random-weight checkpoints of the stage U-Nets (``stageN.pt`` in ``folder``), seeded by
+    stage, in the format :func:`dfmask_lib.train.load_checkpoint` reads."""
     import torch
 
     from dfmask_lib.config import config_to_dict
@@ -207,7 +209,7 @@ def main() -> None:
     rows, rss = [], {}
     with tempfile.TemporaryDirectory(prefix="predict_bench_") as tmp:
         tmp = Path(tmp)
-        ckpts = _write_checkpoints(tmp, stages)
+        ckpts = write_checkpoints(tmp, stages)
         for size in sizes:
             t0 = time.perf_counter()
             made = _run("--phase", "make", "--size", str(size), "--seed", str(args.seed))

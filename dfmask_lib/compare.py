@@ -54,7 +54,7 @@ __all__ = ["ALL", "CLOUD_SHADOW", "CLOUD_ONLY", "PIXEL_RULE", "SCORING_RULE", "M
            "DfmaskModel", "MethodResult", "SceneResult", "Comparison", "SceneInput",
            "scoring_level", "reduce_matrix", "compare_scene", "compare_inputs",
            "compare_products", "product_inputs", "peer_methods", "parse_methods",
-           "method_listing"]
+           "method_listing", "speed_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -271,6 +271,14 @@ class Comparison:
         if self.pooled is not None:
             rows += [{"scene": "pooled", **m.row()} for m in self.pooled.values()]
         return rows
+
+    def overall(self) -> list[dict[str, object]]:
+        """The rows of the methods that ran, pooled over the scenes (one scene: its own rows),
+        keys as :meth:`table`."""
+        if self.pooled is not None:
+            return [{"scene": "pooled", **m.row()} for m in self.pooled.values() if not m.skipped]
+        (scene,) = self.scenes.values()
+        return [{"scene": scene.name, **m.row()} for m in scene.methods.values() if not m.skipped]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for JSON: the rules, each scene's methods, the pooled methods."""
@@ -555,3 +563,20 @@ def compare_products(products: Sequence[str | os.PathLike], methods: Sequence[An
     """
     return compare_inputs(product_inputs(products, labels, reader_options=reader_options),
                           methods, repeats=repeats, keep_maps=keep_maps)
+
+
+def speed_rows(*comparisons: Comparison) -> list[dict[str, object]]:
+    """Speed of each method over the scenes of ``comparisons``: rows of method, median Mpx/s
+    (of its per-scene medians), total pixels and scenes it ran on (pooled rows not counted)."""
+    speeds: dict[str, list[float]] = {}
+    pixels: dict[str, int] = {}
+    for comparison in comparisons:
+        for scene in comparison.scenes.values():
+            for m in scene.methods.values():
+                if m.skipped or m.mpx_per_s is None:
+                    continue
+                speeds.setdefault(m.label, []).append(m.mpx_per_s)
+                pixels[m.label] = pixels.get(m.label, 0) + m.pixels
+    return [{"method": label, "median Mpx/s": statistics.median(v),
+             "Mpx": pixels[label] / 1e6, "scenes": len(v)} for label, v in speeds.items()]
+

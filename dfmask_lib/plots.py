@@ -22,7 +22,8 @@ from .classes import CLASS_CODES, CLASS_COLOURS, CLASS_NAMES, PROJECT, MappingTa
 from .errors import BandError, LabelError
 
 __all__ = ["RGB_BANDS", "stretch_rgb", "rgb_figure", "class_colormap", "classmap_figure",
-           "class_legend_handles", "confusion_figure", "learning_curves_figure"]
+           "class_legend_handles", "confusion_figure", "learning_curves_figure",
+           "score_bars_figure", "disagreement_figure", "comparison_maps_figure"]
 
 #: True-colour bands (red, green, blue) of Sentinel-2 MSI.
 RGB_BANDS: tuple[str, str, str] = ("B04", "B03", "B02")
@@ -260,3 +261,130 @@ def learning_curves_figure(
     axes[1, -1].legend(fontsize="x-small", frameon=False, loc="upper left",
                        bbox_to_anchor=(1.02, 1.0))
     return fig
+
+
+def score_bars_figure(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    *,
+    label: str = "method",
+    title: str | None = None,
+    ylabel: str = "IoU",
+    ax: Axes | None = None,
+) -> Figure:
+    """Grouped bars: one group per column (e.g. ``"IoU cloud"``), one bar per row (method).
+
+    Args:
+        rows: table rows (e.g. :meth:`dfmask_lib.compare.Comparison.table`), each with
+            ``label`` and the ``columns``; NaN (a class a method does not claim) draws no bar.
+        columns: the row keys to draw, in order; their text after the first word names the
+            group (``"IoU cloud"`` -> ``cloud``).
+        label, title, ylabel, ax: display options.
+
+    Raises:
+        BandError: no rows, or a column missing from a row.
+    """
+    if not rows:
+        raise BandError("score_bars_figure needs at least one row")
+    missing = [c for c in columns if any(c not in r for r in rows)]
+    if missing:
+        raise BandError(f"rows lack columns {missing}")
+    fig, ax = _axes(ax, (max(6.0, 1.3 * len(columns) + 0.25 * len(rows)), 4.2))
+    n = len(rows)
+    width = 0.8 / n
+    x = np.arange(len(columns))
+    colours = plt.get_cmap("tab20")(np.linspace(0, 1, max(n, 2)))
+    for i, row in enumerate(rows):
+        values = np.array([float(row[c]) for c in columns])
+        ax.bar(x - 0.4 + width * (i + 0.5), np.nan_to_num(values, nan=0.0), width,
+               label=str(row[label]), color=colours[i],
+               alpha=1.0, edgecolor="none")
+        for xi, v in zip(x, values):
+            if np.isnan(v):  # mark "not scored" so that a missing bar is not read as 0
+                ax.text(xi - 0.4 + width * (i + 0.5), 0.01, "-", ha="center", va="bottom",
+                        fontsize="x-small", color="0.4")
+    ax.set_xticks(x, [c.split(" ", 1)[1] if " " in c else c for c in columns])
+    ax.set_ylim(0, 1)
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def disagreement_figure(
+    disagree: np.ndarray,
+    scored: np.ndarray,
+    *,
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Where methods disagree: red = disagree, white = agree, grey = not scored.
+
+    Args:
+        disagree, scored: bool (H, W) (e.g. :meth:`dfmask_lib.compare.SceneResult.disagreement`
+            and ``SceneResult.scored``).
+
+    Raises:
+        BandError: not two bool maps of one shape.
+    """
+    disagree, scored = np.asarray(disagree), np.asarray(scored)
+    if disagree.ndim != 2 or disagree.shape != scored.shape or disagree.dtype != bool \
+            or scored.dtype != bool:
+        raise BandError(f"disagree and scored must be bool (H, W) of one shape, got "
+                        f"{disagree.dtype} {disagree.shape} and {scored.dtype} {scored.shape}")
+    codes = np.where(scored, np.where(disagree, 2, 1), 0)
+    cmap = ListedColormap([(0.75, 0.75, 0.75), (1.0, 1.0, 1.0), (0.85, 0.1, 0.1)])
+    fig, ax = _axes(ax, (5, 5))
+    ax.imshow(codes, cmap=cmap, vmin=-0.5, vmax=2.5, interpolation="nearest")
+    share = float(disagree[scored].mean()) if scored.any() else float("nan")
+    ax.set_title(title or f"methods disagree on {100 * share:.1f} % of the scored pixels")
+    ax.set_axis_off()
+    return fig
+
+
+def comparison_maps_figure(
+    image: Any,
+    truth: np.ndarray | None,
+    maps: Mapping[str, np.ndarray],
+    *,
+    disagree: np.ndarray | None = None,
+    scored: np.ndarray | None = None,
+    title: str = "",
+    percentiles: tuple[float, float] = (2.0, 98.0),
+    columns: int = 4,
+) -> Figure:
+    """Methods side by side: RGB, the reference, each method's class map, where they disagree.
+
+    Args:
+        image: what :func:`rgb_figure` takes (a Scene with B04 B03 B02).
+        truth: uint8 (H, W) reference in project codes, or None (no panel).
+        maps: panel title -> uint8 (H, W) project codes (e.g. a
+            :class:`dfmask_lib.compare.SceneResult`'s ``maps`` keyed by label).
+        disagree, scored: bool (H, W) for a last :func:`disagreement_figure` panel, or None.
+        title: the RGB panel's title. percentiles: its stretch. columns: panels per row.
+    """
+    panels = 1 + (truth is not None) + len(maps) + (disagree is not None)
+    rows = (panels + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, squeeze=False, figsize=(4.2 * columns, 4.2 * rows),
+                             layout="constrained")
+    flat = list(axes.flat)
+    rgb_figure(image, percentiles=percentiles, title=title or None, ax=flat[0])
+    k = 1
+    if truth is not None:
+        classmap_figure(truth, title="reference", legend=False, ax=flat[k])
+        k += 1
+    for name, classes in maps.items():
+        classmap_figure(classes, title=name, legend=False, ax=flat[k])
+        k += 1
+    if disagree is not None:
+        disagreement_figure(disagree, scored if scored is not None
+                            else np.ones(disagree.shape, bool), ax=flat[k])
+        k += 1
+    for ax in flat[k:]:
+        ax.set_axis_off()
+    fig.legend(handles=class_legend_handles(), loc="lower center", ncol=6, frameon=False,
+               bbox_to_anchor=(0.5, -0.03))
+    return fig
+

@@ -13,6 +13,7 @@ from dfmask_lib.errors import BandError, LabelError
 from dfmask_lib.plots import (
     class_colormap, classmap_figure, confusion_figure, rgb_figure, stretch_rgb,
 )
+from dfmask_lib import plots
 from dfmask_lib.scene import S2_BANDS, ProductMetadata, Scene
 
 
@@ -147,3 +148,32 @@ def test_learning_curves_figure_draws_one_column_per_run() -> None:
         learning_curves_figure({})
     with pytest.raises(ConfigError, match="no epochs"):
         learning_curves_figure({"a": []})
+
+
+def test_score_bars_figure_one_bar_per_method_and_none_for_nan() -> None:
+    rows = [{"method": "a", "IoU cloud": 0.8, "IoU water": 0.5},
+            {"method": "b", "IoU cloud": 0.6, "IoU water": float("nan")}]
+    fig = plots.score_bars_figure(rows, ["IoU cloud", "IoU water"], title="t")
+    ax = fig.axes[0]
+    heights = sorted(round(p.get_height(), 3) for p in ax.patches)
+    assert heights == [0.0, 0.5, 0.6, 0.8]  # the NaN bar is drawn at 0 and marked "-"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["cloud", "water"]
+    assert [t.get_text() for t in ax.texts] == ["-"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+    with pytest.raises(BandError, match="lack columns"):
+        plots.score_bars_figure(rows, ["IoU snow/ice"])
+    with pytest.raises(BandError, match="at least one row"):
+        plots.score_bars_figure([], ["IoU cloud"])
+    plt.close("all")
+
+
+def test_disagreement_figure_codes_and_share() -> None:
+    scored = np.array([[True, True], [True, False]])
+    disagree = np.array([[True, False], [False, False]])
+    fig = plots.disagreement_figure(disagree, scored)
+    image = fig.axes[0].images[0].get_array()
+    assert np.asarray(image).tolist() == [[2, 1], [1, 0]]
+    assert fig.axes[0].get_title() == "methods disagree on 33.3 % of the scored pixels"
+    with pytest.raises(BandError, match="bool"):
+        plots.disagreement_figure(disagree.astype(int), scored)
+    plt.close("all")

@@ -38,7 +38,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..classes import NODATA
+from ..classes import CLASS_NAMES, NODATA, MappingTable
 from ..errors import BandError, DfmaskError
 from ..scene import Scene
 
@@ -96,6 +96,9 @@ class Peer:
         citation: where the method is defined.
         background: the code written for "none of my classes" (e.g. 1 for a cloud-only
             method's "not cloud"), or None when every valid pixel gets a claimed class.
+        table: the :class:`~dfmask_lib.classes.MappingTable` from the method's own codes to
+            project codes, where it has one; ``mapping_note`` otherwise says how its output
+            becomes project codes (:meth:`mapping` gives either as one line).
     """
 
     name: ClassVar[str] = ""
@@ -105,6 +108,19 @@ class Peer:
     needs_product: ClassVar[bool] = False
     citation: ClassVar[str] = ""
     background: ClassVar[int | None] = None
+    table: ClassVar[MappingTable | None] = None
+    mapping_note: ClassVar[str] = ""
+
+    @classmethod
+    def mapping(cls) -> str:
+        """The method's class mapping as one line: ``"0 clear land -> clear land, ..."``
+        from :attr:`table` (source code, source name -> project class), else
+        :attr:`mapping_note`."""
+        if cls.table is None:
+            return cls.mapping_note
+        names = cls.table.source_names
+        return ", ".join(f"{src} {names.get(src, '')}".rstrip() + f" -> {CLASS_NAMES[dst]}"
+                         for src, dst in sorted(cls.table.mapping.items()))
 
     def unavailable(self, scene: Scene | None = None,
                     product: str | os.PathLike | None = None) -> str | None:

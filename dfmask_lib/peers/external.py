@@ -77,6 +77,8 @@ class ExternalPeer(Peer):
     weights_env: ClassVar[str] = ""
     weights_url: ClassVar[str] = ""
     claims: ClassVar[frozenset[int]] = frozenset({CLOUD, SHADOW})
+    mapping_note: ClassVar[str] = ("clear -> other, thick cloud and thin cloud -> cloud, "
+                                   "shadow -> cloud shadow (scored on cloud+shadow)")
     background: ClassVar[int | None] = CLEAR
 
     weights: str | os.PathLike | None = None
@@ -231,6 +233,8 @@ class KappaMask(Peer):
     label: ClassVar[str] = "KappaMask"
     claims: ClassVar[frozenset[int]] = frozenset({CLOUD, SHADOW})
     background: ClassVar[int | None] = CLEAR
+    mapping_note: ClassVar[str] = ("clear -> other, cloud and semi-transparent cloud -> cloud, "
+                                   "cloud shadow -> cloud shadow (scored on cloud+shadow)")
     citation: ClassVar[str] = "Domnich et al. 2021, Remote Sens. 13:4100"
 
     def unavailable(self, scene: Scene | None = None, product=None) -> str | None:

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..classes import CLEAR, CLOUD, FMASK, SHADOW, SNOW, WATER, recode
+from ..classes import CLEAR, CLOUD, FMASK, SHADOW, SNOW, WATER, MappingTable, recode
 from ..errors import LabelError
 from ..fmask import REQUIRED_BANDS, FmaskConfig, run_fmask
 from ..reader.labels import read_labels
@@ -53,6 +53,7 @@ class OwnFmask(Peer):
     name: ClassVar[str] = "fmask"
     label: ClassVar[str] = "Fmask 4 (dfmask)"
     claims: ClassVar[frozenset[int]] = frozenset({CLEAR, CLOUD, SHADOW, SNOW, WATER})
+    table: ClassVar[MappingTable | None] = FMASK
     bands: ClassVar[tuple[str, ...]] = REQUIRED_BANDS
     citation: ClassVar[str] = _CITATION
 
@@ -84,27 +85,34 @@ def find_fmask_file(product: str | os.PathLike) -> Path | None:
     Looked for (names matched case-insensitively against :data:`FMASK_FILE_PATTERNS`):
 
     * ``product`` is a folder (a ``.SAFE`` or a band folder): anywhere below it, e.g.
-      ``GRANULE/*/IMG_DATA/*_FMASK.tif`` (dfmask) or ``GRANULE/*/FMASK_DATA/*_Fmask4.tif``
-      (MATLAB Fmask 4);
+      ``GRANULE/*/FMASK_DATA/*_Fmask4.tif`` (MATLAB Fmask 4);
     * ``product`` is a file (a zip, a GeoTIFF stack): beside it, named after it
-      (``<name>*FMASK*.tif``, as :func:`dfmask_lib.fmask.default_output` writes).
+      (``<name>*FMASK*.tif``).
+
+    Files dfmask wrote itself (``dfmask fmask``'s ``*_FMASK.tif``, which carry a
+    :mod:`dfmask_lib.cache` record) are not official outputs and are never taken: the
+    project's own Fmask is the ``fmask`` peer.
 
     Raises:
         LabelError: several candidates (give the one to use as ``FmaskFile(path=...)``).
     """
     from fnmatch import fnmatch
 
+    from ..cache import read_record
+    from ..reader import product_stem
+
     root = Path(product)
     if root.is_dir():
         files = [p for p in root.rglob("*") if p.is_file()]
     elif root.exists():
-        stem = root.name[:-len(".SAFE.zip")] if root.name.endswith(".SAFE.zip") else root.stem
+        stem = product_stem(root)
         files = [p for p in root.parent.iterdir() if p.is_file() and p.name.startswith(stem)
                  and p != root]
     else:
         return None
     found = sorted(p for p in files if not fnmatch(p.name.upper(), _NOT_FMASK)
-                   and any(fnmatch(p.name.upper(), pat) for pat in FMASK_FILE_PATTERNS))
+                   and any(fnmatch(p.name.upper(), pat) for pat in FMASK_FILE_PATTERNS)
+                   and read_record(p) is None)
     if len(found) > 1:
         shown = ", ".join(str(p) for p in found[:3]) + (" ..." if len(found) > 3 else "")
         raise LabelError(f"{len(found)} Fmask files belong to {root.name} ({shown}); choose one "
@@ -131,6 +139,7 @@ class FmaskFile(Peer):
     name: ClassVar[str] = "fmask-file"
     label: ClassVar[str] = "Fmask (official output file)"
     claims: ClassVar[frozenset[int]] = frozenset({CLEAR, CLOUD, SHADOW, SNOW, WATER})
+    table: ClassVar[MappingTable | None] = FMASK
     needs_product: ClassVar[bool] = True
     citation: ClassVar[str] = _CITATION
 

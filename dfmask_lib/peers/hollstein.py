@@ -70,7 +70,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..classes import CLEAR, CLOUD, HOLLSTEIN, SHADOW, SICOR_HOLLSTEIN, SNOW, WATER, recode
+from ..classes import CLEAR, CLOUD, HOLLSTEIN, SHADOW, SICOR_HOLLSTEIN, SNOW, WATER, MappingTable, \
+    recode
 from ..errors import DataFileError, DfmaskError
 from ..scene import Scene, normalized_difference
 from .base import Peer, PeerUnavailable, missing_bands
@@ -176,6 +177,7 @@ class HollsteinTree(Peer):
     name: ClassVar[str] = "hollstein"
     label: ClassVar[str] = "Hollstein 2016 decision tree"
     claims: ClassVar[frozenset[int]] = _ALL_CLASSES
+    table: ClassVar[MappingTable | None] = HOLLSTEIN
     bands: ClassVar[tuple[str, ...]] = ("B01", "B02", "B03", "B05", "B06", "B07", "B8A", "B09",
                                         "B10", "B11")
     citation: ClassVar[str] = _CITATION
@@ -341,6 +343,7 @@ class HollsteinBayes(Peer):
     name: ClassVar[str] = "hollstein-bayes"
     label: ClassVar[str] = "Hollstein-trained Bayes (sicor file)"
     claims: ClassVar[frozenset[int]] = _ALL_CLASSES
+    table: ClassVar[MappingTable | None] = SICOR_HOLLSTEIN
     bands: ClassVar[tuple[str, ...]] = ("B01", "B02", "B03", "B8A", "B09", "B10", "B12")
     citation: ClassVar[str] = _CITATION
 

@@ -22,7 +22,8 @@ from ..errors import ConfigError, DfmaskError
 from ..scene import Scene
 from .base import PeerUnavailable
 
-__all__ = ["Method", "DfmaskModel", "peer_methods", "parse_methods", "method_listing"]
+__all__ = ["Method", "DfmaskModel", "peer_methods", "parse_methods", "method_listing",
+           "mapping_rows"]
 
 
 def _no_reason(scene: Scene | None = None, product: Path | None = None) -> str | None:
@@ -234,3 +235,22 @@ def method_listing(methods: Sequence[Method] | None = None) -> list[dict[str, ob
                      "claims": ", ".join(CLASS_NAMES[c] for c in sorted(m.claims)),
                      "availability": reason or "available"})
     return rows
+
+
+def mapping_rows(names: Sequence[str] | None = None) -> list[dict[str, object]]:
+    """The class mapping of every registered peer (or those named): rows of method, label,
+    claims, mapping (:meth:`~dfmask_lib.peers.base.Peer.mapping`) and citation.
+
+    Raises:
+        ConfigError: a name that is not registered.
+    """
+    registry = _registry()
+    names = list(registry) if names is None else list(names)
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        raise ConfigError(f"unknown method {unknown[0]!r}; choose from {', '.join(registry)}")
+    return [{"method": n, "label": registry[n].label,
+             "claims": ", ".join(CLASS_NAMES[c] for c in sorted(registry[n].claims)),
+             "mapping": registry[n].mapping(), "citation": registry[n].citation}
+            for n in names]
+

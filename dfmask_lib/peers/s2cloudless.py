@@ -48,6 +48,8 @@ class S2Cloudless(Peer):
     name: ClassVar[str] = "s2cloudless"
     label: ClassVar[str] = "s2cloudless 1.7.3"
     claims: ClassVar[frozenset[int]] = frozenset({CLOUD})
+    mapping_note: ClassVar[str] = ("cloud probability > threshold (0.4), dilated -> cloud; "
+                                   "every other valid pixel -> not cloud (scored on cloud only)")
     background: ClassVar[int | None] = CLEAR
     bands: ClassVar[tuple[str, ...]] = S2CLOUDLESS_BANDS
     citation: ClassVar[str] = ("Zupanc 2017 (Sentinel Hub blog); Skakun et al. 2022, "

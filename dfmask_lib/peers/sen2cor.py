@@ -20,7 +20,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..classes import CLEAR, CLOUD, SHADOW, SNOW, WATER
+from ..classes import CLEAR, CLOUD, SEN2COR_SCL, SHADOW, SNOW, WATER, MappingTable
 from ..errors import LabelError
 from ..reader.labels import read_scl
 from ..scene import Scene
@@ -77,6 +77,7 @@ class Sen2Cor(Peer):
     name: ClassVar[str] = "sen2cor"
     label: ClassVar[str] = "Sen2Cor 2.8 (SCL)"
     claims: ClassVar[frozenset[int]] = frozenset({CLEAR, CLOUD, SHADOW, SNOW, WATER})
+    table: ClassVar[MappingTable | None] = SEN2COR_SCL
     needs_product: ClassVar[bool] = True
     citation: ClassVar[str] = "Main-Knorn et al. 2017, Proc. SPIE 10427:1042704"
 

@@ -36,7 +36,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..classes import CLEAR, CLOUD, NODATA, SHADOW, SNOW, UKIS_CSMASK, WATER, recode
+from ..classes import CLEAR, CLOUD, NODATA, SHADOW, SNOW, UKIS_CSMASK, WATER, MappingTable, \
+    recode
 from ..errors import DataFileError, DfmaskError
 from ..scene import Scene
 from ..windows import blend_weights, prediction_windows
@@ -75,6 +76,8 @@ class UkisCsmask(Peer):
     name: ClassVar[str] = "ukis-csmask"
     label: ClassVar[str] = "ukis-csmask 1.0.0"
     claims: ClassVar[frozenset[int]] = frozenset({CLOUD, SHADOW})
+    mapping_note: ClassVar[str] = ("0 background -> other (not cloud, not shadow), 1 cloud -> "
+                                   "cloud, 2 shadow -> cloud shadow (scored on cloud+shadow)")
     background: ClassVar[int | None] = CLEAR
     bands: ClassVar[tuple[str, ...]] = UKIS_BANDS
     citation: ClassVar[str] = _CITATION
@@ -204,6 +207,7 @@ class UkisCsmask021(Peer):
     name: ClassVar[str] = "ukis-csmask-0.2.1"
     label: ClassVar[str] = "ukis-csmask 0.2.1 (raw 5 classes)"
     claims: ClassVar[frozenset[int]] = frozenset({CLEAR, CLOUD, SHADOW, SNOW, WATER})
+    table: ClassVar[MappingTable | None] = UKIS_CSMASK
     bands: ClassVar[tuple[str, ...]] = UKIS_BANDS
     citation: ClassVar[str] = _CITATION
 

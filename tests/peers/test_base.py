@@ -52,3 +52,16 @@ def test_missing_bands_and_a_broken_optional_package_are_unavailable() -> None:
     broken = Fixed(out=ImportError("libfoo.so: cannot open shared object file"))
     with pytest.raises(PeerUnavailable, match=r"installed but cannot be imported \(libfoo"):
         broken.predict(scene)
+
+
+def test_every_peer_states_its_class_mapping() -> None:
+    from dfmask_lib.peers.methods import mapping_rows
+
+    rows = {r["method"]: r for r in mapping_rows()}
+    assert rows["fmask"]["mapping"].startswith("0 clear land -> clear land, 1 water -> water")
+    assert "255 fill -> no data" in rows["fmask"]["mapping"]
+    assert "40 cirrus -> cloud" in rows["hollstein-bayes"]["mapping"]
+    assert rows["s2cloudless"]["claims"] == "cloud"
+    assert all(r["mapping"] and r["citation"] for r in rows.values()), rows
+    with pytest.raises(Exception, match="unknown method 'nope'"):
+        mapping_rows(["nope"])

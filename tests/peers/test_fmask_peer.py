@@ -118,8 +118,12 @@ def test_fmask_file_is_found_beside_the_product(tmp_path):
     assert find_fmask_file(safe) == official
     out = FmaskFile().predict(make_scene(paint((2, 3))), safe)
     np.testing.assert_array_equal(out, [[1, 5, 3], [4, 2, 0]])
-    write_tif(img / "T32TNR_20170703T101021_FMASK.tif", ALL_FMASK)
+    ours = write_tif(img / "T32TNR_20170703T101021_FMASK.tif", ALL_FMASK)
     assert "2 Fmask files" in FmaskFile().unavailable(None, safe)
+    from dfmask_lib.cache import Recipe, record
+
+    record(ours, Recipe("fmask", (), {}))  # written by dfmask fmask: not an official output
+    assert find_fmask_file(safe) == official
     # a GeoTIFF stack: <name>*FMASK*.tif beside it
     stack = write_tif(tmp_path / "crop.tif", ALL_FMASK)
     write_tif(tmp_path / "other_FMASK.tif", ALL_FMASK)

@@ -1,0 +1,210 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %% [markdown]
+# # Comparison with Fmask, Sen2Cor and the learned peers
+#
+# Deep F-Mask's claim is a comparison: a self-trained network against its teacher Fmask 4, the
+# ESA processor Sen2Cor, and the cloud maskers a user would otherwise pick. This chapter runs
+# every method that runs offline on the same scenes, scores them **on the same pixels with the
+# same metrics**, and times them **side by side in one run** (`dfmask_lib.compare`, the same as
+# `dfmask compare`):
+#
+# * the pixels scored are those with a reference, with data, and answered by every method that
+#   ran; a method that gives no answer somewhere removes those pixels for all;
+# * each method is scored only on the classes it claims: all five classes, cloud + shadow
+#   (ukis-csmask 1.0 and the cloud/shadow networks) or cloud only (s2cloudless); every method
+#   also gets binary cloud scores, so all can be ranked on cloud;
+# * speed: the methods run in interleaved rounds (the order rotated each round) and the median
+#   wall time is reported, because the speed of this machine drifts from minute to minute.
+#
+# Two kinds of data: the **synthetic** TEST split (polar/mountain scenes with exact truth, never
+# seen in training), and the **real** bundled Sentinel-2 data (the ukis-csmask chip with its
+# curated 4-class mask; the cloud-free 18SVG scene; Betsiboka with s2cloudless's mask as its
+# only reference). None of the real scenes is polar and none has snow labels.
+
+# %% tags=["parameters"]
+# The synthetic split that is scored, and the trained models (notebooks 03 and 04).
+synthetic_dir = "data/generated/default/synthetic"
+split = "TEST"
+runs_dir = "data/generated/default/runs"
+baseline_experiment = "synthetic"
+selftrain_experiment = "selftrain"
+# Peer methods by name (`dfmask compare --list-methods`); None = every registered peer.
+methods = None
+# Bundled real datasets (dfmask_lib.realdata.BUNDLED).
+real = ["ukis-chip", "ukis-chip-20m", "betsiboka", "18svg"]
+# Timed rounds per scene (medians); device of the dfmask models.
+repeats = 3
+device = "auto"
+# Where the tables are written (CSV and JSON).
+out_dir = "data/generated/default/comparison"
+# Synthetic scenes shown as maps.
+n_maps = 2
+stretch = [2.0, 98.0]
+
+# %%
+import warnings
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto without ipywidgets
+from dfmask_lib import plots
+from dfmask_lib.compare import (PIXEL_RULE, SCORING_RULE, SceneInput, compare_inputs,
+                                compare_products, speed_rows)
+from dfmask_lib.metrics import format_table
+from dfmask_lib.peers.methods import (DfmaskModel, Method, mapping_rows, method_listing,
+                                      parse_methods)
+from dfmask_lib.peers.published import published_rows
+from dfmask_lib.products import find_products
+from dfmask_lib.realdata import BUNDLED
+from dfmask_lib.reader import read_product
+from dfmask_lib.selftrain import load_manifest
+
+peer_list = parse_methods(methods)
+exp_dir = Path(runs_dir) / selftrain_experiment
+finished = sorted(int(k) for k, e in load_manifest(exp_dir)["stages"].items()
+                  if e.get("status") == "done")
+models = [Method.wrap(DfmaskModel(Path(runs_dir) / baseline_experiment / "stage0" / "best.pt",
+                                  name="dfmask:supervised", label="dfmask supervised stage 0",
+                                  device=device))]
+models += [Method.wrap(DfmaskModel(exp_dir / f"stage{k}" / "best.pt", name=f"dfmask:stage{k}",
+                                   label=f"dfmask stage {k}", device=device)) for k in finished]
+all_methods = peer_list + models
+out = Path(out_dir)
+print(PIXEL_RULE)
+print(SCORING_RULE)
+
+# %% [markdown]
+# ## 1. The methods and their class mappings
+#
+# Which methods run here, and why the others do not (an optional package or weights missing);
+# then how each method's own classes become the project's (`dfmask_lib.classes`).
+
+# %%
+print(format_table(method_listing(all_methods)))
+print()
+print(format_table([{k: r[k] for k in ("method", "claims", "mapping")} for r in mapping_rows(
+    [m.name for m in peer_list])]))
+
+# %% [markdown]
+# ## 2. Synthetic TEST scenes
+#
+# Whole scenes of the held-out split, at 20 m, against their exact synthetic truth. The rows
+# `pooled` sum the confusion matrices over the scenes.
+
+# %%
+products = find_products(Path(synthetic_dir) / split)
+synthetic = compare_products(products, all_methods, repeats=repeats, keep_maps=True)
+synthetic.to_csv(out / "synthetic.csv")
+synthetic.to_json(out / "synthetic.json")
+COLUMNS = ["method", "scored on", "OA", "IoU clear land", "IoU cloud", "IoU cloud shadow",
+           "IoU snow/ice", "IoU water", "mIoU", "cloud IoU", "no answer", "Mpx/s"]
+pooled = synthetic.overall()
+print(f"synthetic {split}: {len(products)} scenes, pooled over "
+      f"{sum(s.scored.sum() for s in synthetic.scenes.values())} scored pixels")
+print(format_table([{k: r[k] for k in COLUMNS} for r in pooled]))
+for what, why in synthetic.skipped.items():
+    print(f"skipped {what}: {why}")
+
+# %% [markdown]
+# Intersection over union per class (pooled). A method that does not claim a class draws no bar
+# there ("-").
+
+# %%
+iou_columns = ["IoU clear land", "IoU cloud", "IoU cloud shadow", "IoU snow/ice", "IoU water"]
+fig = plots.score_bars_figure(pooled, iou_columns, title=f"synthetic {split}, pooled: IoU per class")
+plt.show()
+
+# %% [markdown]
+# ### Maps side by side
+#
+# RGB, the synthetic truth and every method's map on the first TEST scenes; cloud-only methods
+# paint "not cloud" as clear land. The last panel shows where the methods that claim cloud
+# disagree about it.
+
+# %%
+labels = {m.name: m.label for m in all_methods}
+for scene_name, product in list(zip(synthetic.scenes, products))[:n_maps]:
+    result = synthetic.scenes[scene_name]
+    rgb = read_product(product, bands=("B04", "B03", "B02"), progress=False)
+    plots.comparison_maps_figure(rgb, result.truth, {labels[n]: c for n, c in result.maps.items()},
+                                 disagree=result.disagreement(), scored=result.scored,
+                                 title=f"{scene_name} (synthetic)", percentiles=tuple(stretch))
+    plt.show()
+
+# %% [markdown]
+# ## 3. Real Sentinel-2 data
+#
+# * **ukis-csmask chip** (farmland with cumulus; curated mask of cloud, shadow, water, land): at
+#   its own 10 m and averaged to 20 m (majority labels; ties not scored). The chip is
+#   ukis-csmask's own test fixture, so its scores are optimistic for that package.
+# * **Betsiboka** (60 m): the only reference is s2cloudless's own mask, so this is *agreement
+#   with s2cloudless*, scored on cloud only.
+# * **18SVG** (cloud-free coast of Virginia): no reference; the cloud share of each method is its
+#   false cloud fraction.
+
+# %%
+inputs = [SceneInput(name, BUNDLED[name].load, BUNDLED[name].claims) for name in real]
+realcmp = compare_inputs(inputs, all_methods, repeats=repeats, keep_maps=True)
+realcmp.to_csv(out / "real.csv")
+realcmp.to_json(out / "real.json")
+rows = realcmp.table()
+for name in real:
+    about = BUNDLED[name].about
+    print(f"\n{name}: {about}")
+    part = [r for r in rows if r["scene"] == name and not r["skipped"]]
+    if name == "18svg":
+        print(format_table([{"method": r["method"], "false cloud share": r["cloud share"],
+                             "Mpx/s": r["Mpx/s"]} for r in part]))
+    elif name == "betsiboka":
+        print(format_table([{"method": r["method"], "cloud IoU vs s2cloudless": r["cloud IoU"],
+                             "cloud F1": r["cloud F1"], "Mpx/s": r["Mpx/s"]} for r in part]))
+    else:
+        print(format_table([{k: r[k] for k in COLUMNS} for r in part]))
+    skipped = [(r["method"], r["skipped"]) for r in rows if r["scene"] == name and r["skipped"]]
+    for method, why in skipped:
+        print(f"  skipped {method}: {why}")
+
+# %% [markdown]
+# IoU per class on the ukis chip at 10 m, and the chip's maps.
+
+# %%
+chip_rows = [r for r in rows if r["scene"] == "ukis-chip" and not r["skipped"]]
+if chip_rows:
+    fig = plots.score_bars_figure(chip_rows, ["IoU clear land", "IoU cloud", "IoU cloud shadow",
+                                              "IoU water"], title="ukis chip (real, 10 m): IoU")
+    plt.show()
+if "ukis-chip" in realcmp.scenes:
+    result = realcmp.scenes["ukis-chip"]
+    plots.comparison_maps_figure(BUNDLED["ukis-chip"].load()[0], result.truth,
+                                 {labels[n]: c for n, c in result.maps.items()},
+                                 disagree=result.disagreement(), scored=result.scored,
+                                 title="ukis chip (real, 10 m)", percentiles=tuple(stretch))
+    plt.show()
+
+# %% [markdown]
+# ## 4. Speed
+#
+# Megapixels per second of each method on the scenes above, measured in this run (median of
+# the interleaved rounds; the scenes are small, so fixed costs weigh). The full-tile speed table
+# (one 5490 x 5490 px tile end to end, `benchmarks/compare_tile.py`) is in the README.
+
+# %%
+print(format_table(speed_rows(synthetic, realcmp)))
+
+# %% [markdown]
+# ## 5. Published figures, quoted
+#
+# These numbers are **quoted from the papers, not measured here**; each paper scores its own
+# test scenes (the Deep F-Mask paper: human-labelled polar and high-mountain scenes), so they
+# are context for the measured tables above, not entries of them.
+
+# %%
+print(format_table(published_rows()))
