@@ -29,8 +29,8 @@ _SUFFIXES = (".csv", ".json")
 @click.option("-o", "--output", "outputs", multiple=True, metavar="OUT.csv|OUT.json",
               type=UserPath(dir_okay=False, path_type=Path),
               help="Write the table (.csv) or everything (.json); may be given twice.")
-@click.option("--device", default="cpu", show_default=True,
-              help="Device of dfmask models: cpu, cuda[:N] or auto.")
+@click.option("--device", default="auto", show_default=True,
+              help="Device of dfmask models: auto, cpu or cuda[:N].")
 @click.option("--list-methods", is_flag=True,
               help="List the methods, the classes each claims and whether it can run here.")
 @product_options

@@ -7,7 +7,7 @@ classes each method claims, a one-line reason when a method cannot run here) and
 
 from .base import Peer, PeerUnavailable, check_output, missing_bands
 # Classical peers (numpy, or a file the user supplies).
-from .fmask import FmaskFile, OwnFmask
+from .fmask import FmaskFile, OwnFmask, OwnFmaskB08
 from .hollstein import HollsteinBayes, HollsteinTree
 from .sen2cor import Sen2Cor
 # Learned peers: their optional packages are imported only when they run.
@@ -21,4 +21,5 @@ __all__ = ["Peer", "PeerUnavailable", "check_output", "missing_bands", "PEERS"]
 PEERS: dict[str, type[Peer]] = {}
 PEERS.update({p.name: p for p in (S2Cloudless, UkisCsmask, UkisCsmask021)})
 PEERS.update({p.name: p for p in (OmniCloudMask, CloudSEN12, SEnSeIv2, KappaMask)})
-PEERS.update({p.name: p for p in (OwnFmask, FmaskFile, Sen2Cor, HollsteinTree, HollsteinBayes)})
+PEERS.update({p.name: p for p in (OwnFmask, OwnFmaskB08, FmaskFile, Sen2Cor, HollsteinTree,
+                                    HollsteinBayes)})

@@ -25,7 +25,7 @@ from ..scene import Scene
 from ._classmap import on_scene_grid
 from .base import Peer, PeerUnavailable
 
-__all__ = ["OwnFmask", "FmaskFile", "find_fmask_file", "FMASK_FILE_PATTERNS"]
+__all__ = ["OwnFmask", "OwnFmaskB08", "FmaskFile", "find_fmask_file", "FMASK_FILE_PATTERNS"]
 
 _CITATION = ("Zhu & Woodcock 2012, RSE 118:83-94; Zhu et al. 2015, RSE 159:269-277; "
              "Qiu, Zhu & He 2019, RSE 231:111205")
@@ -77,6 +77,31 @@ class OwnFmask(Peer):
     def _predict(self, scene: Scene, product: Path | None) -> np.ndarray:
         result = run_fmask(scene, self.config, progress=False)
         return recode(result.fmask, FMASK)
+
+
+@dataclass(frozen=True)
+class OwnFmaskB08(OwnFmask):
+    """The project's Fmask 4 on a scene without B8A, with the 10 m NIR band B08 in its place.
+
+    Fmask 4 for Sentinel-2 reads the narrow NIR band B8A (865 nm); six-band chips such as the
+    ukis-csmask one carry the broad NIR band B08 (842 nm) instead. Over most surfaces the two
+    differ by a few per cent (both lie on the NIR plateau of vegetation), so B08 standing in
+    for B8A is the closest Fmask-style threshold set such a chip allows -- an approximation,
+    named as such in its label. On a scene that has B8A, use :class:`OwnFmask`.
+    """
+
+    name: ClassVar[str] = "fmask-b08"
+    label: ClassVar[str] = "Fmask 4 (dfmask), B08 as B8A"
+    bands: ClassVar[tuple[str, ...]] = tuple("B08" if b == "B8A" else b for b in REQUIRED_BANDS)
+
+    def _predict(self, scene: Scene, product: Path | None) -> np.ndarray:
+        import dataclasses
+
+        if "B8A" not in scene.band_names:
+            scene = dataclasses.replace(
+                scene, reflectance=np.concatenate([scene.reflectance, scene.band("B08")[None]]),
+                band_names=(*scene.band_names, "B8A"))
+        return super()._predict(scene, product)
 
 
 def find_fmask_file(product: str | os.PathLike) -> Path | None:

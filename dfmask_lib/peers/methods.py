@@ -118,7 +118,7 @@ class DfmaskModel:
     background = None
 
     def __init__(self, experiment: str | os.PathLike, *, name: str | None = None,
-                 label: str | None = None, device: str = "cpu", batch_size: int = 2,
+                 label: str | None = None, device: str = "auto", batch_size: int = 2,
                  window: int | None = None, overlap: int | None = None) -> None:
         from ..predict import resolve_checkpoint
 
@@ -192,7 +192,7 @@ def peer_methods(names: Sequence[str] | None = None) -> list[Method]:
     return [Method.wrap(registry[n]) for n in names]
 
 
-def parse_methods(spec: str | Sequence[str] | None, *, device: str = "cpu") -> list[Method]:
+def parse_methods(spec: str | Sequence[str] | None, *, device: str = "auto") -> list[Method]:
     """Methods from ``"fmask,hollstein,dfmask:EXP/stage3"`` (or a list of such names).
 
     ``None`` or ``""`` gives every registered peer. ``dfmask:EXP`` is a trained model

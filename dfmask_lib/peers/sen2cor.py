@@ -75,7 +75,7 @@ class Sen2Cor(Peer):
     """
 
     name: ClassVar[str] = "sen2cor"
-    label: ClassVar[str] = "Sen2Cor 2.8 (SCL)"
+    label: ClassVar[str] = "Sen2Cor (SCL)"
     claims: ClassVar[frozenset[int]] = frozenset({CLEAR, CLOUD, SHADOW, SNOW, WATER})
     table: ClassVar[MappingTable | None] = SEN2COR_SCL
     needs_product: ClassVar[bool] = True

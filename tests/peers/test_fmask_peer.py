@@ -15,6 +15,8 @@ from dfmask_lib.peers import PeerUnavailable
 from dfmask_lib.peers.fmask import FmaskFile, OwnFmask, find_fmask_file
 from dfmask_lib.scene import S2_BANDS
 
+from conftest import fetch_real  # tests/conftest.py: skip, or fail in CI
+
 from .conftest import cloud_iou, make_scene, paint, write_tif
 
 #            B01   B02   B03   B04   B05   B06   B07   B08   B8A   B09   B10    B11   B12
@@ -147,3 +149,18 @@ def test_classical_peers_are_registered():
     for peer in (OwnFmask, FmaskFile, Sen2Cor, HollsteinTree, HollsteinBayes):
         assert PEERS[peer.name] is peer
         assert peer.label and peer.citation and peer.claims == {1, 2, 3, 4, 5}
+
+
+def test_fmask_with_b08_for_b8a_on_the_real_ukis_chip():
+    """The Fmask-style baseline of the 6-band chip (B08 standing in for B8A), pinned."""
+    from dfmask_lib import realdata
+    from dfmask_lib.metrics import confusion_matrix, scores
+    from dfmask_lib.peers import OwnFmaskB08
+
+    fetch_real(realdata.UKIS_CHIP)
+    scene, truth = realdata.ukis_chip(10)
+    assert "needs bands B8A" in OwnFmask().unavailable(scene)
+    out = OwnFmaskB08().predict(scene)
+    s = scores(confusion_matrix(truth, out))
+    assert (round(s.oa, 4), round(s.iou[2], 4), round(s.iou[3], 4), round(s.iou[5], 4)) == \
+        (0.6879, 0.4349, 0.2032, 0.0776)
