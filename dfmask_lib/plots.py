@@ -388,3 +388,82 @@ def comparison_maps_figure(
                bbox_to_anchor=(0.5, -0.03))
     return fig
 
+
+
+# --------------------------------------------------------------------------- per-class spectra
+# (issue 11: dfmask_lib.spectra rows; one block, appended)
+
+__all__ += ["spectra_figure"]
+
+
+def spectra_figure(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    classes: Sequence[int] | None = None,
+    sources: Sequence[str] | None = None,
+    bands: Sequence[str] | None = None,
+    ncols: int = 3,
+    panel_size: tuple[float, float] = (4.2, 3.2),
+    title: str | None = None,
+) -> Figure:
+    """Median TOA spectrum with its 25-75 % band, per class and source: one panel per class.
+
+    Args:
+        rows: :mod:`dfmask_lib.spectra` rows (``source``, ``class``, ``class_name``, ``n``,
+            ``<band> median`` / ``q25`` / ``q75``).
+        classes: project codes to draw, one panel each, in this order (default: those in
+            ``rows``, ascending). sources: sources to draw (default all, in first-seen order).
+        bands: x-axis bands (default every S2 band some drawn row has a value for).
+        ncols: panels per row. panel_size: inches per panel. title: figure title.
+
+    Returns:
+        The Figure. Each line is one row, labelled ``source [class_name] (n)``; a source that
+        lacks a band has a gap there. Colours are by source, so a source keeps its colour
+        across panels.
+
+    Raises:
+        LabelError: no rows to draw.
+    """
+    from .scene import S2_BANDS
+
+    if classes is None:
+        classes = sorted({int(r["class"]) for r in rows})
+    all_sources = list(dict.fromkeys(str(r["source"]) for r in rows))
+    sources = all_sources if sources is None else list(sources)
+    drawn = [r for r in rows if int(r["class"]) in set(classes) and r["source"] in sources]
+    if not drawn:
+        raise LabelError("spectra_figure: no rows of the given classes and sources to draw")
+    if bands is None:
+        bands = [b for b in S2_BANDS
+                 if any(np.isfinite(float(r.get(f"{b} median", np.nan))) for r in drawn)]
+    x = np.arange(len(bands))
+    colours = plt.get_cmap("tab10")
+    colour = {s: colours(i % 10) for i, s in enumerate(sources)}
+    ncols = max(1, min(ncols, len(classes)))
+    nrows = int(np.ceil(len(classes) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, sharey=True, layout="constrained",
+                             figsize=(panel_size[0] * ncols, panel_size[1] * nrows))
+    for ax, code in zip(axes.flat, classes):
+        mine = [r for r in drawn if int(r["class"]) == code]
+        styles = ["-", "--", ":", "-."]
+        seen: dict[str, int] = {}
+        for r in mine:
+            med, q25, q75 = (np.array([float(r.get(f"{b} {s}", np.nan)) for b in bands])
+                             for s in ("median", "q25", "q75"))
+            k = seen.get(r["source"], 0)
+            seen[r["source"]] = k + 1
+            sub = f" [{r['class_name']}]" if r["class_name"] != CLASS_NAMES.get(code) else ""
+            ax.plot(x, med, styles[k % len(styles)], marker=".", color=colour[r["source"]],
+                    label=f"{r['source']}{sub} ({int(r['n'])})")
+            ax.fill_between(x, q25, q75, color=colour[r["source"]], alpha=0.15, linewidth=0)
+        ax.set_title(f"{code} {CLASS_NAMES.get(code, '')}")
+        ax.set_xticks(x, bands, rotation=90, fontsize=7)
+        ax.set_ylabel("TOA reflectance")
+        ax.grid(alpha=0.3)
+        if mine:
+            ax.legend(fontsize=6, loc="best")
+    for ax in list(axes.flat)[len(classes):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -41,13 +41,13 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from .atomic import atomic_path
-from .augment import augment_batch
+from .augment import augment_batch, photometric
 from .classes import CLASS_CODES, CLASS_NAMES, SCORED_CLASSES
 from .config import config_from_dict, config_to_dict, save_config
 from .device import autocast, needs_grad_scaler, resolve_device
 from .errors import BandError, ConfigError, DataFileError, MissingDataError
 from .metrics import confusion_matrix, scores
-from .patches import fingerprint
+from .patches import INPUT_SETS, fingerprint
 from .dataset import PatchDataset
 from .paths import PROJECT_ROOT
 from .unet import STAGES, UNet, UNetConfig
@@ -62,6 +62,10 @@ __all__ = [
 
 #: Adam learning rate per stage (Nambiar et al. 2022, stage table).
 LEARNING_RATES: Mapping[int, float] = MappingProxyType({0: 1e-3, 1: 7e-4, 2: 3e-4, 3: 1e-4})
+#: Channel names of the patches by channel count (7 "swirndsi", 13 "all13"): what photometric
+#: augmentation needs to find B03, B11 and NDSI.
+_CHANNELS_BY_COUNT: Mapping[int, tuple[str, ...]] = MappingProxyType(
+    {len(v): tuple(v) for v in INPUT_SETS.values()})
 #: Fields that may change when a run is resumed (they do not change the numbers).
 RESUMABLE_CHANGES = ("max_epochs", "num_workers")
 #: The files of a run in its output folder (``config.json`` is rewritten by every start).
@@ -89,6 +93,9 @@ class TrainConfig:
             stopping (10 in the paper).
         ma_window: epochs in that moving average (10 in the paper).
         augment: on-the-fly augmentation; None = the paper's choice (off in stage 0, on after).
+        photometric: also apply :func:`~dfmask_lib.augment.photometric` (haze, blur, per-band
+            gain/offset, noise; NDSI recomputed) after the geometric transforms, wherever
+            ``augment`` is on (it needs ``augment``). Off by default: the paper has no such step.
         full: supervised mode: train on all patches (every subset) with their stored labels,
             instead of the self-training subsets 0..stage.
         amp: mixed precision (bf16 on CPU / bf16 or fp16 + grad scaling on CUDA).
@@ -110,6 +117,7 @@ class TrainConfig:
     patience: int = 10
     ma_window: int = 10
     augment: bool | None = None
+    photometric: bool = False
     full: bool = False
     amp: bool = False
     channels_last: bool = False
@@ -130,6 +138,13 @@ class TrainConfig:
         for name in ("batch_size", "max_epochs", "patience", "ma_window", "in_channels"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.photometric and not self.augment:
+            raise ConfigError("TrainConfig.photometric needs augment=True (stage 0 has no "
+                              "augmentation by default); set augment=True or photometric=False")
+        if self.photometric and self.in_channels not in _CHANNELS_BY_COUNT:
+            raise ConfigError(f"photometric needs the channels of an input set "
+                              f"({sorted(_CHANNELS_BY_COUNT)} channels), got in_channels="
+                              f"{self.in_channels}")
         if self.num_workers < 0 or not self.lr > 0:
             raise ConfigError(f"need num_workers >= 0 and lr > 0, got {self.num_workers}, {self.lr}")
 
@@ -349,6 +364,8 @@ def _train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module,
         x, y = _to_device(batch, device, cfg.channels_last)
         if cfg.augment:
             x, y = augment_batch(x, y, augment_gen)
+            if cfg.photometric:
+                x = photometric(x, augment_gen, _CHANNELS_BY_COUNT[cfg.in_channels])
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
         if not (y > 0).any():

@@ -185,3 +185,86 @@ def test_labels_follow_the_image_through_every_transform() -> None:
     keep = valid & safe
     assert keep.mean() > 0.3
     assert np.array_equal(lab[keep], expected[keep])
+
+
+# --------------------------------------------------------------------------- photometric
+
+from dfmask_lib.augment import (ANGSTROM, GAIN_RANGE, HAZE_MAX, OFFSET_MAX, SWIRNDSI,
+                                photometric)
+from dfmask_lib.patches import INPUT_SETS
+from dfmask_lib.scene import normalized_difference
+
+B03, B11, NDSI = SWIRNDSI.index("B03"), SWIRNDSI.index("B11"), SWIRNDSI.index("NDSI")
+
+
+def reflectance_batch(b: int = 4, size: int = 16) -> torch.Tensor:
+    """Random 7-channel swirndsi batch with a consistent NDSI channel."""
+    g = torch.Generator().manual_seed(0)
+    image = torch.rand(b, 7, size, size, generator=g) * 0.5 + 0.01
+    image[:, NDSI] = torch.from_numpy(normalized_difference(image[:, B03].numpy(),
+                                                            image[:, B11].numpy()))
+    return image
+
+
+def test_photometric_channels_are_the_network_input_set() -> None:
+    assert SWIRNDSI == tuple(INPUT_SETS["swirndsi"])
+
+
+def test_gain_and_offset_stay_in_range_per_band() -> None:
+    image = torch.full((8, 7, 4, 4), 0.2)
+    image[:, :, 2:] = 0.4  # two levels per band: solve out = gain * x + offset
+    out = photometric(image, torch.Generator().manual_seed(1), p=1.0, haze=0.0, noise=0.0,
+                      blur=None)
+    bands = [i for i in range(7) if i != NDSI]
+    gain = (out[:, bands, 2, 0] - out[:, bands, 0, 0]) / 0.2
+    offset = out[:, bands, 0, 0] - 0.2 * gain
+    assert (gain >= GAIN_RANGE[0] - 1e-5).all() and (gain <= GAIN_RANGE[1] + 1e-5).all()
+    assert (offset.abs() <= OFFSET_MAX + 1e-5).all()
+    assert gain.std() > 0.02  # per band and per sample, not one global factor
+
+
+def test_ndsi_is_recomputed_with_the_clip_at_0_rule() -> None:
+    image = reflectance_batch()
+    image[0, B11, 0, 0] = -0.02  # a negative SWIR1 (baseline-04.00 offset) counts as 0
+    out = photometric(image, torch.Generator().manual_seed(2), p=1.0)
+    expected = normalized_difference(out[:, B03].numpy(), out[:, B11].numpy())
+    np.testing.assert_allclose(out[:, NDSI].numpy(), expected, atol=1e-6)
+    assert not torch.allclose(out[:, NDSI], image[:, NDSI])
+
+
+def test_haze_is_smooth_and_strongest_in_blue() -> None:
+    image = torch.full((1, 7, 32, 32), 0.1)
+    out = photometric(image, torch.Generator().manual_seed(0), p=1.0, gain=(1.0, 1.0),
+                      offset=0.0, noise=0.0, blur=None)
+    added = (out - image)[0]
+    b02, b12 = SWIRNDSI.index("B02"), SWIRNDSI.index("B12")
+    assert 0 <= float(added[b02].min()) and float(added[b02].max()) <= HAZE_MAX + 1e-6
+    assert float(added[b02].max()) > 0
+    np.testing.assert_allclose(added[b12].numpy(), added[b02].numpy() * (2185.7 / 492.1)
+                               ** -ANGSTROM, atol=1e-6)
+    assert float(added[b02].diff(dim=-1).abs().max()) < 0.01  # a smooth field, no speckle
+
+
+def test_photometric_is_seeded_keeps_zeros_and_respects_p() -> None:
+    image = reflectance_batch()
+    image[0, :, :4, :4] = 0  # padding / cut-out / no data
+    before = image.clone()
+    a = photometric(image, torch.Generator().manual_seed(7))
+    b = photometric(image, torch.Generator().manual_seed(7))
+    assert torch.equal(a, b) and a.shape == image.shape and a.dtype == image.dtype
+    assert not torch.equal(a, photometric(image, torch.Generator().manual_seed(8)))
+    assert (a[0, :, :4, :4] == 0).all()
+    assert torch.equal(photometric(image, torch.Generator(), p=0.0), image)
+    assert torch.equal(image, before)  # the input is not modified
+    # p = 0.5 per transform: about 1/16 of the samples get none of the four.
+    many = reflectance_batch(b=400, size=4)
+    out = photometric(many, torch.Generator().manual_seed(0), p=0.5)
+    untouched = (out == many).flatten(1).all(dim=1).float().mean()
+    assert float(untouched) == pytest.approx(1 / 16, abs=0.03)
+
+
+def test_photometric_refuses_wrong_channels() -> None:
+    with pytest.raises(BandError, match="channels"):
+        photometric(torch.zeros(1, 6, 4, 4), torch.Generator())
+    with pytest.raises(BandError, match="NDSI needs"):
+        photometric(torch.zeros(1, 2, 4, 4), torch.Generator(), channels=("B02", "NDSI"))

@@ -91,7 +91,32 @@ def test_config_defaults_follow_the_stage_table() -> None:
         TrainConfig(batch_size=0)
 
 
+def test_photometric_is_opt_in_needs_augment_and_old_configs_still_load() -> None:
+    from dfmask_lib.config import config_from_dict, config_to_dict
+
+    assert TrainConfig().photometric is False and TrainConfig(stage=1).photometric is False
+    assert TrainConfig(stage=1, photometric=True).photometric is True
+    with pytest.raises(ConfigError, match="needs augment=True"):
+        TrainConfig(photometric=True)  # stage 0: no augmentation by default
+    with pytest.raises(ConfigError, match="in_channels"):
+        TrainConfig(stage=1, photometric=True, in_channels=5)
+    old = config_to_dict(TrainConfig(stage=1))
+    del old["photometric"]  # a checkpoint written before the field existed
+    assert config_from_dict(TrainConfig, old) == TrainConfig(stage=1)
+
+
 # ----------------------------------------------------------------------------- training
+
+
+def test_photometric_training_runs_and_changes_the_batches(data, tmp_path: Path) -> None:
+    train_h5, val_h5 = data
+    plain = train(tiny(max_epochs=1, augment=True), train_h5, val_h5, tmp_path / "a",
+                  progress=False)
+    photo = train(tiny(max_epochs=1, augment=True, photometric=True), train_h5, val_h5,
+                  tmp_path / "b", progress=False)
+    assert np.isfinite(photo.history[0]["train_loss"])
+    assert photo.history[0]["train_loss"] != plain.history[0]["train_loss"]
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["photometric"] is True
 
 
 def test_training_lowers_the_loss_and_writes_its_outputs(data, tmp_path: Path) -> None:

@@ -25,9 +25,13 @@ __all__ = ["synth"]
               help="Scene side in 20 m pixels (a multiple of 6).")
 @click.option("--seed", type=int, default=DEFAULT_SPLITS.seed, show_default=True,
               help="Seed of the whole set; same seed, same bytes.")
+@click.option("--temperate-share", type=float, default=DEFAULT_SPLITS.temperate_share,
+              show_default=True,
+              help="Share of each split's scenes that are temperate/mixed landscapes "
+                   "(farmland, forest, towns); 0 = polar only.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty OUTDIR.")
 def synth(outdir: Path, n_train: int, n_val: int, n_test: int, size: int, seed: int,
-          overwrite: bool) -> None:
+          temperate_share: float, overwrite: bool) -> None:
     """Write synthetic polar/mountain Sentinel-2 L1C SAFE products with exact truth.
 
     Each product is a real-layout .SAFE folder (lossless JPEG2000 bands, MTD_MSIL1C.xml,
@@ -36,6 +40,7 @@ def synth(outdir: Path, n_train: int, n_val: int, n_test: int, size: int, seed: 
     """
     from ..synthetic.splits import write_splits  # numpy/rasterio only when the command runs
 
-    out = write_splits(outdir, n_train, n_val, n_test, size, seed, overwrite=overwrite)
+    out = write_splits(outdir, n_train, n_val, n_test, size, seed, overwrite=overwrite,
+                       temperate_share=temperate_share)
     for split, paths in out.items():
         click.echo(f"{split}: {len(paths)} products in {outdir / split}")

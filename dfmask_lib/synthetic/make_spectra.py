@@ -10,8 +10,27 @@ Run ``python -m dfmask_lib.synthetic.make_spectra`` to regenerate the table. Two
   Column trap of those files (verified): in the TOA file the column named ``B11`` holds B10
   (cirrus) and the one named ``B12`` holds B11; TOA B12 is absent. B12 is taken as TOA B11 times
   the class-mean B12/B11 ratio of the surface-reflectance (SR) file of the same points.
-* **Literature** (everything else): TOA reflectance read off published spectra, resampled by eye
-  to the 13 bands. They are approximate, and each row's ``notes`` says so and how.
+* **Measured temperate** (forest, cropland, sparse vegetation, bare soil; used only by
+  ``SynthConfig(landscape="temperate"/"mixed")``): per-pixel means and standard deviations of real
+  L1C TOA pixels of two unscored training-allowed sources in the data registry, classified by
+  documented index rules (:func:`temperate_rows`):
+
+  - eo-learn Slovenia example patch (``eolearn_slovenia/``, 101 x 100 px at 10 m, 5 frames of all
+    13 bands). The arrays are TOA L1C: B10 (cirrus, absent from L2A) is present at ~0.001 and
+    B01 > B02 > B03 over vegetation (Rayleigh path radiance). Frames 0 and 1 are hazy / cloud
+    veiled (median B02 0.30 and 0.15) and are dropped by the clear-frame test; frames 2-4 are
+    clear summer scenes. Pixels are split by the patch's own land-cover map
+    (``mask_timeless/LULC.npy``, eo-learn codes 1 cultivated, 2 forest, 3 grassland, 4 shrubland,
+    8 artificial) and NDVI > 0.5.
+  - ALCD Toulouse L1C SAFE crop of 2024-01-20 (``alcd_toulouse_safe/``, 30 x 30 px at 10 m,
+    winter farmland, read with :func:`dfmask_lib.reader.read_product`); the 2024-03-05 crop is
+    fully clouded and fails the clear-frame test. Split by NDVI: 0.2-0.5 sparse vegetation,
+    < 0.2 bare soil.
+
+  Barbellino (``sen2r_barbellino/``) is not used: an alpine scene (rock, lake, snow) adds no
+  temperate surface, and its 12-band file order is not documented in the file itself.
+* **Literature** (everything else, and ``urban``): TOA reflectance read off published spectra,
+  resampled by eye to the 13 bands. They are approximate, and each row's ``notes`` says so and how.
 
 A ``shadow_ratio`` row (not a surface) gives, per band, the TOA brightness of shadowed snow
 relative to sunlit snow from the same glacier points: the diffuse (skylight + path radiance)
@@ -30,7 +49,8 @@ from ..atomic import atomic_path
 from ..errors import MissingDataError
 from ..scene import S2_BANDS
 
-__all__ = ["SPECTRA_CSV", "glacier_point_rows", "literature_rows", "build_table", "main"]
+__all__ = ["SPECTRA_CSV", "glacier_point_rows", "temperate_rows", "literature_rows", "build_table",
+           "main"]
 
 SPECTRA_CSV = Path(__file__).with_name("spectra.csv")
 GLACIER_DIR = "glacier_points_alaska"
@@ -100,6 +120,15 @@ _LITERATURE: dict[str, tuple[tuple[float, ...], float, str, str]] = {
         "as open_water (Vanhellemont & Ruddick 2018); leads: Perovich 1996",
         "approximate: open water and dark nilas in sea-ice leads; std = 10% of mean "
         "(generator's choice)",
+    ),
+    "urban": (
+        (0.15, 0.13, 0.12, 0.12, 0.13, 0.15, 0.16, 0.17, 0.18, 0.08, 0.002, 0.21, 0.18), 0.20,
+        "Herold et al. 2004 Remote Sens. Environ. 91:304 (spectra of urban materials: asphalt, "
+        "concrete, roofs, flat and grey in VNIR); Zha et al. 2003 Int. J. Remote Sens. 24:583 "
+        "(built-up areas: SWIR1 above NIR, the NDBI)",
+        "approximate: mixed built-up 20 m pixel (roofs, roads, some greenery), TOA with the blue "
+        "path radiance of the measured temperate rows (B01 ~0.15); B11 > B08 (NDBI ~ +0.1); "
+        "std = 20% of mean (generator's choice: urban materials vary widely)",
     ),
     "cumulus": (
         (0.62, 0.60, 0.58, 0.58, 0.60, 0.62, 0.63, 0.64, 0.64, 0.35, 0.040, 0.42, 0.28), 0.12,
@@ -201,6 +230,88 @@ def glacier_point_rows() -> list[dict[str, object]]:
     return rows
 
 
+#: Clear-frame test of the temperate sources: a frame is used only if its 95th percentile of
+#: B02 is below 0.15 and of B10 below 0.005 (cloud and haze raise both; clear vegetated land
+#: has TOA B02 ~0.07-0.12 and B10 ~0.001-0.003 in these sources).
+CLEAR_FRAME_B02, CLEAR_FRAME_B10 = 0.15, 0.005
+#: Per-pixel cloud/haze screen inside a clear frame: B02 above it is not a clear surface.
+CLEAR_PIXEL_B02 = 0.15
+#: NDVI classes (the usual vegetation-index convention, e.g. Tucker 1979 Remote Sens. Environ.
+#: 8:127; dense green canopy > 0.5, sparse 0.2-0.5, bare/built-up < 0.2).
+NDVI_DENSE, NDVI_SPARSE = 0.5, 0.2
+SLOVENIA_BANDS = "eolearn_slovenia/data/REFERENCE_SCENES_example_data_root_HEAD.npy"
+SLOVENIA_LULC = "eolearn_slovenia/mask_timeless/LULC.npy"
+SLOVENIA_SOURCE = ("eo-learn Slovenia example patch, real S2 L1C TOA, 10 m, clear frames 2-4 "
+                   "(sentinel-hub/eo-learn example_data, HEAD 303e7585, MIT)")
+TOULOUSE_SAFE = ("alcd_toulouse_safe/S2A_MSIL1C_20240120T105341_N0510_R051_T31TCJ_"
+                 "20240120T125244.SAFE")
+TOULOUSE_SOURCE = ("ALCD Toulouse L1C SAFE crop, tile 31TCJ, 2024-01-20, 10 m, winter farmland "
+                   "(CNES/ALCD tests/data, commit 548a9afb, GPL-3.0)")
+
+
+def _clear_pixels(x: np.ndarray) -> np.ndarray:
+    """(N, 13) TOA pixels -> bool: clear-frame test passed and pixel not cloud/haze bright."""
+    b02, b10 = x[:, S2_BANDS.index("B02")], x[:, S2_BANDS.index("B10")]
+    frame_ok = (np.percentile(b02, 95) < CLEAR_FRAME_B02
+                and np.percentile(b10, 95) < CLEAR_FRAME_B10)
+    return np.full(len(x), frame_ok) & (b02 < CLEAR_PIXEL_B02)
+
+
+def _ndvi(x: np.ndarray) -> np.ndarray:
+    nir, red = x[:, S2_BANDS.index("B08")], x[:, S2_BANDS.index("B04")]
+    return (nir - red) / np.maximum(nir + red, 1e-6)
+
+
+def temperate_pixels() -> dict[str, tuple[np.ndarray, str, str]]:
+    """Surface name -> ((N, 13) TOA pixels, source, rule) of the measured temperate surfaces."""
+    from ..reader import read_product
+    from ..registry import fetch, fetch_dir
+
+    cube = np.load(fetch(SLOVENIA_BANDS)).astype(np.float64)      # (T, H, W, 13)
+    lulc = np.load(fetch(SLOVENIA_LULC))[..., 0]                    # (H, W)
+    frames = [f.reshape(-1, 13) for f in cube]
+    keep = [_clear_pixels(f) for f in frames]
+    slo = np.concatenate([f[k] for f, k in zip(frames, keep)])
+    slo_lulc = np.concatenate([lulc.ravel()[k] for k in keep])
+    slo_ndvi = _ndvi(slo)
+    used = [i for i, k in enumerate(keep) if k.any()]
+    scene = read_product(fetch_dir(TOULOUSE_SAFE, progress=False), resolution=10,
+                         progress=False)
+    tls = scene.reflectance.reshape(len(S2_BANDS), -1).T.astype(np.float64)
+    tls = tls[_clear_pixels(tls)]
+    tls_ndvi = _ndvi(tls)
+    frames_note = f"frames {used} pass the clear-frame test"
+    return {
+        "forest": (slo[(slo_lulc == 2) & (slo_ndvi > NDVI_DENSE)], SLOVENIA_SOURCE,
+                   f"LULC 2 (forest) and NDVI > {NDVI_DENSE}; {frames_note}"),
+        "cropland": (slo[np.isin(slo_lulc, [1, 3, 4]) & (slo_ndvi > NDVI_DENSE)],
+                     SLOVENIA_SOURCE,
+                     f"LULC 1/3/4 (cultivated, grassland, shrubland) and NDVI > {NDVI_DENSE}; "
+                     f"{frames_note}"),
+        "sparse_vegetation": (tls[(tls_ndvi >= NDVI_SPARSE) & (tls_ndvi <= NDVI_DENSE)],
+                              TOULOUSE_SOURCE, f"{NDVI_SPARSE} <= NDVI <= {NDVI_DENSE}"),
+        "bare_soil": (tls[tls_ndvi < NDVI_SPARSE], TOULOUSE_SOURCE, f"NDVI < {NDVI_SPARSE}"),
+    }
+
+
+def temperate_rows() -> list[dict[str, object]]:
+    """Mean and std rows (TOA, S2_BANDS order) of the measured temperate surfaces."""
+    rows: list[dict[str, object]] = []
+    for name, (px, source, rule) in temperate_pixels().items():
+        if len(px) < 10:
+            raise MissingDataError(f"only {len(px)} clear {name} pixels in {source}; the data "
+                                   "are not the registered files")
+        mean = px.mean(axis=0)
+        # Floor at 5 % of the mean: B10 and the few-pixel bare-soil row would otherwise carry
+        # a spread below the sensor noise (generator's choice).
+        std = np.maximum(px.std(axis=0), 0.05 * mean)
+        notes = f"n={len(px)} clear pixels; {rule}; std floored at 5% of the mean"
+        for stat, values in (("mean", mean), ("std", std)):
+            rows.append({"name": name, "statistic": stat, **_bands(values), "source": source,
+                         "notes": notes})
+    return rows
+
+
 def _bands(values: np.ndarray) -> dict[str, str]:
     return {b: f"{float(v):.4f}" for b, v in zip(S2_BANDS, values)}
 
@@ -223,7 +334,7 @@ def build_table() -> str:
     writer = csv.DictWriter(out, fieldnames=["name", "statistic", *S2_BANDS, "source", "notes"],
                             lineterminator="\n")
     writer.writeheader()
-    for row in glacier_point_rows() + literature_rows():
+    for row in glacier_point_rows() + temperate_rows() + literature_rows():
         writer.writerow(row)
     return out.getvalue()
 

@@ -5,6 +5,9 @@ real-layout SAFE product. Steps (all seeded by ``SynthConfig.seed``):
 
 1. DEM from fractal noise; surfaces by elevation quantile (water lowest, then rock/tundra,
    glacier ice, snow above a noisy snowline; or sea ice with leads instead of open water).
+   Opt-in (``landscape="mixed"``/``"temperate"``): the lowest part of the snow-free ground becomes
+   a temperate patchwork of field parcels (cropland, sparse vegetation, bare soil), forest blobs
+   and compact settlements (:func:`temperate_map`); the default ``"polar"`` is unchanged.
 2. Surface TOA spectra from ``spectra.csv`` with spatially correlated within-class variation.
 3. Illumination: hill-shade ``cos(i)/cos(sz)`` of the DEM, and cloud shadows (direct beam
    attenuated by ``exp(-tau)`` of each cloud, cast at :func:`~dfmask_lib.geometry.shadow_offset`).
@@ -28,13 +31,19 @@ from .clouds import (CloudObject, TAU_CLOUD, _overlap, cast_shadow, make_cloud, 
 from .spectra import CLOUD_TYPES, SURFACE_CLASS, SURFACES, shadow_ratio, spectrum
 from .terrain import fractal_noise, illumination, make_dem
 
-__all__ = ["SynthConfig", "SyntheticScene", "generate", "MIN_SIZE"]
+__all__ = ["SynthConfig", "SyntheticScene", "generate", "MIN_SIZE", "LANDSCAPES", "FIELD_SURFACES",
+           "field_parcels", "temperate_map"]
 
 #: Smallest scene side (20 m px): room for a few clouds and their shadows.
 MIN_SIZE = 48
 _B = {b: i for i, b in enumerate(S2_BANDS)}
 #: surface index -> project class (look-up array for the truth).
 SURFACE_CLASS_LUT = np.array([SURFACE_CLASS[s] for s in SURFACES], np.uint8)
+#: Landscape -> share of the snow-free ground (lowest first) painted with temperate surfaces.
+#: "mixed": farmed valleys below tundra and rock, as in the Alps or southern Norway.
+LANDSCAPES: dict[str, float] = {"polar": 0.0, "mixed": 0.5, "temperate": 1.0}
+#: Surfaces a field parcel can carry, in the order of ``SynthConfig.field_mix``.
+FIELD_SURFACES: tuple[str, ...] = ("cropland", "sparse_vegetation", "bare_soil")
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,13 @@ class SynthConfig:
     nodata_wedge: bool = True           # a no-data wedge where the swath edge cuts the tile
     wedge_fraction: float = 0.06        # share of the scene outside the swath
     cloud_tau: float = TAU_CLOUD        # labelling threshold on optical thickness (clouds.py)
+    landscape: str = "polar"            # "polar", "mixed" or "temperate" (see LANDSCAPES): where
+    #                                     the network must also see cloud over green vegetation
+    forest_fraction: float = 0.30       # share of the temperate ground under forest
+    urban_fraction: float = 0.04        # share of the temperate ground built up (settlements)
+    field_size_px: float = 20.0         # mean parcel width, 20 m px (400 m; fields are 1-3 x
+    #                                     longer than wide): European farmland parcels of ~1-30 ha
+    field_mix: tuple[float, ...] = (0.5, 0.25, 0.25)  # weights of FIELD_SURFACES per parcel
 
     def __post_init__(self) -> None:
         check_config(self)
@@ -84,13 +100,21 @@ def check_config(c: SynthConfig) -> None:
                           f"(10/20/60 m grids must align), got {c.size}")
     for name in ("water_level", "lead_fraction", "turbid_fraction", "snowline", "glacier_band",
                  "blue_ice_fraction", "old_snow_fraction", "vegetation_fraction",
-                 "cloud_cover", "wedge_fraction"):
+                 "cloud_cover", "wedge_fraction", "forest_fraction", "urban_fraction"):
         v = getattr(c, name)
         if not 0.0 <= v <= 1.0:
             raise ConfigError(f"{name} must be in [0, 1], got {v}")
     if len(c.cloud_mix) != len(CLOUD_TYPES) or min(c.cloud_mix) < 0 or sum(c.cloud_mix) <= 0:
         raise ConfigError(f"cloud_mix needs {len(CLOUD_TYPES)} non-negative weights for "
                           f"{CLOUD_TYPES}, not all 0; got {c.cloud_mix}")
+    if c.landscape not in LANDSCAPES:
+        raise ConfigError(f"landscape must be one of {sorted(LANDSCAPES)}, got {c.landscape!r}")
+    if (len(c.field_mix) != len(FIELD_SURFACES) or min(c.field_mix) < 0
+            or sum(c.field_mix) <= 0):
+        raise ConfigError(f"field_mix needs {len(FIELD_SURFACES)} non-negative weights for "
+                          f"{FIELD_SURFACES}, not all 0; got {c.field_mix}")
+    if not c.field_size_px >= 2.0:
+        raise ConfigError(f"field_size_px must be >= 2 px, got {c.field_size_px}")
     if not 0.0 <= c.sun_zenith < 80.0:
         raise ConfigError(f"sun_zenith must be in [0, 80) degrees, got {c.sun_zenith}")
     for name in ("view_zenith_near", "view_zenith_far"):
@@ -181,6 +205,61 @@ def surface_map(rng: np.random.Generator, dem: np.ndarray, c: SynthConfig) -> np
     out[blue] = idx["blue_ice"]
     veg = _quantile_split(fractal_noise(rng, shape, 2.8), ground, c.vegetation_fraction)
     out[veg] = idx["tundra"]
+    share = LANDSCAPES[c.landscape]
+    if share > 0:  # no draws for "polar": polar scenes stay bit-identical
+        temperate = _quantile_split(height, ground, share)
+        painted = temperate_map(rng, shape, c)
+        out[temperate] = painted[temperate]
+    return out
+
+
+def field_parcels(rng: np.random.Generator, shape: tuple[int, int],
+                  mean_px: float) -> np.ndarray:
+    """int64 (H, W) parcel ids: rectangular fields in strips, all rotated by one random angle.
+
+    Strips are 0.5-1.5 ``mean_px`` wide; each strip is cut into parcels 1-3 ``mean_px`` long at
+    its own offsets (a cadastral patchwork, not a regular grid).
+    """
+    h, w = shape
+    angle = rng.uniform(0.0, np.pi)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    u = xx * np.cos(angle) + yy * np.sin(angle)
+    v = -xx * np.sin(angle) + yy * np.cos(angle)
+    span = float(np.hypot(h, w))
+    n_strips = int(np.ceil(2.0 * span / mean_px)) + 2
+    n_cells = int(np.ceil(span / mean_px)) + 2
+    v_edges = v.min() + np.cumsum(rng.uniform(0.5, 1.5, n_strips) * mean_px)
+    u_edges = (u.min() - rng.uniform(0.0, 3.0 * mean_px, (n_strips + 1, 1))
+               + np.cumsum(rng.uniform(1.0, 3.0, (n_strips + 1, n_cells)) * mean_px, axis=1))
+    strip = np.searchsorted(v_edges, v)
+    cell = np.zeros(shape, np.int64)
+    for k in np.unique(strip):
+        sel = strip == k
+        cell[sel] = np.searchsorted(u_edges[k], u[sel])
+    return strip * (n_cells + 1) + cell
+
+
+def temperate_map(rng: np.random.Generator, shape: tuple[int, int],
+                  c: SynthConfig) -> np.ndarray:
+    """uint8 (H, W) surface index of a temperate landscape over the whole scene.
+
+    Field parcels (:func:`field_parcels`) each carry one of :data:`FIELD_SURFACES` drawn with
+    ``c.field_mix``; smooth fractal blobs become forest (``forest_fraction`` of the scene), and
+    compact blobs outside the forest become settlements (``urban_fraction``). The caller keeps
+    the part it wants (the lowest snow-free ground).
+    """
+    idx = {s: i for i, s in enumerate(SURFACES)}
+    parcels = field_parcels(rng, shape, c.field_size_px)
+    weights = np.asarray(c.field_mix, float) / sum(c.field_mix)
+    kind = rng.choice(len(FIELD_SURFACES), size=int(parcels.max()) + 1, p=weights)
+    lut = np.array([idx[s] for s in FIELD_SURFACES], np.uint8)
+    out = lut[kind[parcels]]
+    everywhere = np.ones(shape, bool)
+    forest = _quantile_split(-fractal_noise(rng, shape, 3.0), everywhere, c.forest_fraction)
+    out[forest] = idx["forest"]
+    town = _quantile_split(-fractal_noise(rng, shape, 3.6), ~forest,
+                           c.urban_fraction / max(1.0 - c.forest_fraction, 1e-6))
+    out[town] = idx["urban"]
     return out
 
 

@@ -19,7 +19,8 @@ from ..errors import ConfigError
 from ..scene import S2_BANDS
 from .make_spectra import SPECTRA_CSV
 
-__all__ = ["CENTRAL_WAVELENGTH_NM", "Spectrum", "SURFACES", "CLOUD_TYPES", "SURFACE_CLASS",
+__all__ = ["CENTRAL_WAVELENGTH_NM", "Spectrum", "SURFACES", "TEMPERATE_SURFACES", "CLOUD_TYPES",
+           "SURFACE_CLASS",
            "CLOUD_CLASS",
            "load_spectra", "spectrum", "shadow_ratio"]
 
@@ -40,8 +41,19 @@ SURFACE_CLASS: Mapping[str, int] = MappingProxyType({
     "open_water": WATER,
     "turbid_meltwater": WATER,
     "lead": WATER,
+    # Temperate surfaces, painted only by SynthConfig(landscape="temperate" / "mixed");
+    # appended so that the indices of the polar surfaces (and every polar scene) stay the same.
+    "cropland": CLEAR,
+    "forest": CLEAR,
+    "sparse_vegetation": CLEAR,
+    "bare_soil": CLEAR,
+    "urban": CLEAR,
 })
 SURFACES: tuple[str, ...] = tuple(SURFACE_CLASS)
+#: The temperate surfaces (all clear land): measured rows from real L1C scenes, urban from the
+#: literature (see ``make_spectra``).
+TEMPERATE_SURFACES: tuple[str, ...] = ("cropland", "forest", "sparse_vegetation", "bare_soil",
+                                       "urban")
 #: Cloud types; all are labelled :data:`~dfmask_lib.classes.CLOUD` where thick enough.
 CLOUD_TYPES: tuple[str, ...] = ("cumulus", "stratus", "thin_cloud", "cirrus")
 #: The class of every cloud type (where thick enough, see :data:`~.clouds.TAU_CLOUD`).

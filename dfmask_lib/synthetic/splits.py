@@ -9,6 +9,11 @@ is shared between splits (as in Nambiar et al. 2022).
 Defaults (:data:`DEFAULT_SPLITS`): 16 train, 4 validation, 4 test scenes of 504 x 504 px at
 20 m (~10 km, divisible by 6): enough variety for a meaningful book, written in about a
 minute on 2 cores.
+
+Opt-in ``temperate_share`` (``dfmask synth --temperate-share``): that share of each split's
+scenes (rounded, the first ones of the split) is a temperate or mixed landscape at one of
+:data:`TEMPERATE_LOCATIONS` (farmland, forest, settlements; see ``SynthConfig.landscape``)
+instead of a polar one. 0 (the default) gives exactly the polar splits.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from .safe_writer import ProductInfo, write_safe
 from .scene import MIN_SIZE, SynthConfig, generate
 from ..progress import disable_bar
 
-__all__ = ["SplitsConfig", "DEFAULT_SPLITS", "Location", "LOCATIONS", "SETTINGS", "SPLITS",
+__all__ = ["SplitsConfig", "DEFAULT_SPLITS", "Location", "LOCATIONS", "TEMPERATE_LOCATIONS",
+           "SETTINGS", "SPLITS",
            "mgrs_tile", "sun_position", "scene_plan", "write_splits", "ensure_splits",
            "find_products"]
 
@@ -53,6 +59,8 @@ class SplitsConfig:
     seed: int = 0       # every scene's seed derives from it
     version: int = GENERATOR_VERSION  # bumped when the generator's output changes: stale sets
     #                                   are rewritten by ensure_splits
+    temperate_share: float = 0.0  # share of each split's scenes that are temperate/mixed
+    #                               landscapes (cloud over vegetation); 0 = the paper's polar set
 
     def __post_init__(self) -> None:
         for name in ("n_train", "n_val", "n_test"):
@@ -68,7 +76,20 @@ class SplitsConfig:
         if self.size < MIN_SIZE or self.size % 6:
             raise ConfigError(f"size must be a multiple of 6 and at least {MIN_SIZE} px "
                               f"(10/20/60 m grids must align), got {self.size}")
+        if not 0.0 <= self.temperate_share <= 1.0:
+            raise ConfigError("temperate_share (--temperate-share) must be in [0, 1], got "
+                              f"{self.temperate_share}")
+        n_temperate = sum(_n_temperate(n, self.temperate_share)
+                          for n in (self.n_train, self.n_val, self.n_test))
+        if n_temperate > len(TEMPERATE_LOCATIONS):
+            raise ConfigError(f"{n_temperate} temperate scenes asked but only "
+                              f"{len(TEMPERATE_LOCATIONS)} temperate locations exist; lower "
+                              "--temperate-share or the counts")
 
+
+def _n_temperate(n: int, share: float) -> int:
+    """Temperate scenes among ``n`` of a split (rounded half up, so 0.5 of 1 is 1)."""
+    return int(np.floor(n * share + 0.5))
 
 
 @dataclass(frozen=True)
@@ -101,6 +122,14 @@ SETTINGS: dict[str, dict[str, object]] = {
                       snowline=0.45, relief_m=2000.0, base_elevation_m=200.0),
     "tundra": dict(water_level=0.15, vegetation_fraction=0.6, snowline=0.65, relief_m=700.0,
                    base_elevation_m=200.0),
+    # Temperate settings (only with SplitsConfig.temperate_share > 0): farmland plains without
+    # snow, and farmed valleys below tundra, rock and a little summer snow on the peaks.
+    "temperate_lowland": dict(landscape="temperate", water_level=0.04, turbid_fraction=0.5,
+                              vegetation_fraction=0.3, snowline=1.0, glacier_band=0.0,
+                              relief_m=300.0, base_elevation_m=100.0),
+    "temperate_mountain": dict(landscape="mixed", water_level=0.04, turbid_fraction=0.5,
+                               vegetation_fraction=0.4, snowline=0.85, glacier_band=0.04,
+                               relief_m=1800.0, base_elevation_m=400.0),
 }
 
 #: Regions of the paper's scene lists (Antarctica, Greenland, Canadian Arctic, Alaska/Yukon,
@@ -139,6 +168,25 @@ LOCATIONS: tuple[Location, ...] = (
     Location("Tibet, Nyainqentanglha", 30.4, 90.6, "high_mountain"),
     Location("Pamir, Fedchenko Glacier", 38.8, 72.2, "high_mountain"),
     Location("New Zealand, Southern Alps", -43.5, 170.2, "alpine"),
+)
+
+#: Farmland / forest places for the opt-in temperate scenes (none near a tile of LOCATIONS or of
+#: the real data scored as held-out).
+TEMPERATE_LOCATIONS: tuple[Location, ...] = (
+    Location("France, Beauce", 48.3, 1.6, "temperate_lowland"),
+    Location("Germany, Magdeburger Boerde", 52.0, 11.3, "temperate_lowland"),
+    Location("Poland, Masovia", 52.2, 20.5, "temperate_lowland"),
+    Location("Hungary, Great Plain", 47.0, 20.5, "temperate_lowland"),
+    Location("Italy, Piedmont plain", 45.0, 8.6, "temperate_lowland"),
+    Location("Denmark, Jutland", 56.2, 9.3, "temperate_lowland"),
+    Location("Ukraine, Poltava", 49.6, 34.5, "temperate_lowland"),
+    Location("Canada, Alberta foothills", 51.2, -114.8, "temperate_mountain"),
+    Location("Norway, Valdres", 61.0, 9.2, "temperate_mountain"),
+    Location("Slovakia, Tatra foothills", 49.1, 20.1, "temperate_mountain"),
+    Location("Romania, Carpathian foothills", 45.6, 25.0, "temperate_mountain"),
+    Location("Chile, Lake District", -40.5, -72.8, "temperate_mountain"),
+    Location("Japan, Nagano", 36.3, 138.0, "temperate_mountain"),
+    Location("New Zealand, Canterbury Plains", -43.6, 172.0, "temperate_lowland"),
 )
 
 DEFAULT_SPLITS = SplitsConfig()
@@ -198,17 +246,26 @@ def scene_plan(cfg: SplitsConfig) -> dict[str, list[tuple[SynthConfig, ProductIn
     """The (SynthConfig, ProductInfo) of every scene of every split, without writing anything.
 
     Locations are shuffled with ``cfg.seed`` and dealt to TRAIN, VALIDATION, TEST in turn, so
-    no location or tile appears in two splits.
+    no location or tile appears in two splits. With ``cfg.temperate_share`` > 0 the first
+    scenes of each split take a temperate location instead (shuffled with their own stream);
+    every other scene keeps the location, seed and settings it has without them.
     """
     rng = np.random.default_rng([cfg.seed, 4])
     order = rng.permutation(len(LOCATIONS))
+    temperate_order = (np.random.default_rng([cfg.seed, 6]).permutation(len(TEMPERATE_LOCATIONS))
+                       if cfg.temperate_share > 0 else np.zeros(0, int))
+    t = 0
     counts = {"TRAIN": cfg.n_train, "VALIDATION": cfg.n_val, "TEST": cfg.n_test}
     plan: dict[str, list[tuple[SynthConfig, ProductInfo]]] = {s: [] for s in SPLITS}
     tiles: set[str] = set()
     k = 0
     for split in SPLITS:
-        for _ in range(counts[split]):
+        n_temperate = _n_temperate(counts[split], cfg.temperate_share)
+        for j in range(counts[split]):
             loc = LOCATIONS[int(order[k])]
+            if j < n_temperate:
+                loc = TEMPERATE_LOCATIONS[int(temperate_order[t])]
+                t += 1
             srng = np.random.default_rng([cfg.seed, 5, k])
             synth, info = _scene(loc, cfg, srng, index=k)
             if info.tile_id in tiles:
@@ -255,7 +312,9 @@ def _scene(loc: Location, cfg: SplitsConfig, rng: np.random.Generator,
 def write_splits(outdir: str | os.PathLike, n_train: int = DEFAULT_SPLITS.n_train,
                  n_val: int = DEFAULT_SPLITS.n_val, n_test: int = DEFAULT_SPLITS.n_test,
                  size: int = DEFAULT_SPLITS.size, seed: int = DEFAULT_SPLITS.seed,
-                 overwrite: bool = False, progress: bool = True) -> dict[str, list[Path]]:
+                 overwrite: bool = False, progress: bool = True,
+                 temperate_share: float = DEFAULT_SPLITS.temperate_share
+                 ) -> dict[str, list[Path]]:
     """Generate and write all splits as L1C SAFE products under ``outdir/{TRAIN,VALIDATION,TEST}``.
 
     The whole OUTDIR is written atomically; ``synth_splits.json`` records the request and each
@@ -264,10 +323,12 @@ def write_splits(outdir: str | os.PathLike, n_train: int = DEFAULT_SPLITS.n_trai
     Returns:
         split name -> list of ``.SAFE`` paths.
 
+    ``temperate_share`` makes that share of each split temperate/mixed (see the module doc).
+
     Raises:
         ConfigError: impossible counts or size, or a non-empty ``outdir`` without ``overwrite``.
     """
-    cfg = SplitsConfig(n_train, n_val, n_test, size, seed)
+    cfg = SplitsConfig(n_train, n_val, n_test, size, seed, temperate_share=temperate_share)
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise ConfigError(f"{outdir} is a file; give a folder for the synthetic scenes")
@@ -296,9 +357,11 @@ def find_products(outdir: str | os.PathLike) -> dict[str, list[Path]]:
 def ensure_splits(outdir: str | os.PathLike, n_train: int = DEFAULT_SPLITS.n_train,
                   n_val: int = DEFAULT_SPLITS.n_val, n_test: int = DEFAULT_SPLITS.n_test,
                   size: int = DEFAULT_SPLITS.size, seed: int = DEFAULT_SPLITS.seed,
-                  progress: bool = True) -> dict[str, list[Path]]:
+                  progress: bool = True,
+                  temperate_share: float = DEFAULT_SPLITS.temperate_share
+                  ) -> dict[str, list[Path]]:
     """Reuse the splits in ``outdir`` if they were made with the same request, else (re)write."""
-    cfg = SplitsConfig(n_train, n_val, n_test, size, seed)
+    cfg = SplitsConfig(n_train, n_val, n_test, size, seed, temperate_share=temperate_share)
     saved = Path(outdir) / CONFIG_NAME
     if saved.exists():
         try:
@@ -311,5 +374,5 @@ def ensure_splits(outdir: str | os.PathLike, n_train: int = DEFAULT_SPLITS.n_tra
     elif Path(outdir).exists() and any(Path(outdir).iterdir()):
         raise ConfigError(f"{outdir} holds files but no {CONFIG_NAME}; not replacing them")
     return write_splits(outdir, n_train, n_val, n_test, size, seed, overwrite=True,
-                        progress=progress)
+                        progress=progress, temperate_share=temperate_share)
 

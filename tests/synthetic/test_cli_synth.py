@@ -45,3 +45,14 @@ def test_non_empty_outdir_needs_overwrite(tmp_path, capsys):
     code, _, _ = _run(["synth", str(tmp_path / "o"), "--size", "48", "--n-train", "1",
                        "--n-val", "0", "--n-test", "0", "--overwrite"], capsys)
     assert code == 0 and not (tmp_path / "o" / "keep.txt").exists()
+
+
+def test_synth_temperate_share(tmp_path, capsys):
+    import json
+
+    code, out, _ = _run(["synth", str(tmp_path / "o"), "--n-train", "2", "--n-val", "0",
+                         "--n-test", "0", "--size", "48", "--temperate-share", "0.5"], capsys)
+    assert code == 0 and "TRAIN: 2 products" in out
+    landscapes = sorted(json.loads((p / "dfmask_synth.json").read_text())["config"]["landscape"]
+                        for p in (tmp_path / "o" / "TRAIN").glob("*.SAFE"))
+    assert landscapes == ["polar", "temperate"] or landscapes == ["mixed", "polar"]

@@ -10,7 +10,8 @@ import pytest
 from dfmask_lib.classes import CLASS_CODES, CLOUD, NODATA, SHADOW
 from dfmask_lib.errors import ConfigError
 from dfmask_lib.geometry import shadow_offset
-from dfmask_lib.synthetic.scene import SynthConfig, generate
+from dfmask_lib.synthetic.scene import SynthConfig, field_parcels, generate
+from dfmask_lib.synthetic.spectra import SURFACE_CLASS, SURFACES, TEMPERATE_SURFACES
 
 
 #: Class counts of the default config at 120 px (seed 0); a change here changes every split.
@@ -89,6 +90,10 @@ def test_cloud_shadow_darkens_and_terrain_shadow_keeps_the_class():
     (dict(cloud_mix=(1, 0)), "cloud_mix"),
     (dict(sun_zenith=85.0), "sun_zenith"),
     (dict(view_zenith_far=30.0), "view_zenith_far"),
+    (dict(landscape="tropical"), "landscape"),
+    (dict(field_mix=(1, 0)), "field_mix"),
+    (dict(forest_fraction=1.5), "forest_fraction"),
+    (dict(field_size_px=1.0), "field_size_px"),
 ])
 def test_impossible_configs_are_refused(bad, match):
     with pytest.raises(ConfigError, match=match):
@@ -107,3 +112,73 @@ def test_cloud_blend_is_clipped_at_the_scene_edges():
     np.testing.assert_array_equal(refl, expected)
     _blend(refl, cloud, a, 10, 10)  # entirely outside: nothing changes
     np.testing.assert_array_equal(refl, expected)
+
+
+TEMPERATE = SynthConfig(size=120, landscape="temperate", snowline=1.0, glacier_band=0.0)
+#: Class and surface counts of TEMPERATE (seed 0); pinned like PINNED_COUNTS.
+PINNED_TEMPERATE_COUNTS = [1062, 6988, 4344, 1416, 0, 590]
+PINNED_TEMPERATE_SURFACES = {"open_water": 864, "turbid_meltwater": 576, "cropland": 3886,
+                             "forest": 4198, "sparse_vegetation": 2441, "bare_soil": 1905,
+                             "urban": 530}
+
+
+@pytest.fixture(scope="module")
+def temperate_small():
+    return generate(TEMPERATE)
+
+
+def test_temperate_scene_is_deterministic_and_has_the_new_surfaces(temperate_small):
+    s = temperate_small
+    again = generate(TEMPERATE)
+    np.testing.assert_array_equal(s.reflectance, again.reflectance)
+    np.testing.assert_array_equal(s.truth, again.truth)
+    counts = np.bincount(s.surface.ravel(), minlength=len(SURFACES))
+    assert {SURFACES[i]: int(counts[i]) for i in np.flatnonzero(counts)} == \
+        PINNED_TEMPERATE_SURFACES
+    assert np.bincount(s.truth.ravel(), minlength=6).tolist() == PINNED_TEMPERATE_COUNTS
+
+
+def test_temperate_labels_follow_the_same_rules(temperate_small):
+    s = temperate_small
+    c = s.config
+    expected = np.array([SURFACE_CLASS[n] for n in SURFACES], np.uint8)[s.surface]
+    expected[s.shadow_tau > c.cloud_tau] = SHADOW
+    expected[s.cloud_tau > c.cloud_tau] = CLOUD
+    expected[~s.valid] = NODATA
+    np.testing.assert_array_equal(s.truth, expected)
+    assert set(np.unique(s.surface[np.isin(s.truth, [1])])) <= {
+        SURFACES.index(n) for n in TEMPERATE_SURFACES}
+
+
+def test_thin_cloud_over_vegetation_shows_the_red_edge(temperate_small):
+    # Real semi-transparent cloud over vegetation is brighter in B08 than B02 (training-allowed
+    # scenes: ALCD Toulouse 2024-03-05 B02 0.475 / B08 0.614; eo-learn Slovenia frame 0
+    # 0.30 / 0.40): the tau blending reproduces it once vegetation lies under the cloud.
+    s = temperate_small
+    veg = np.isin(s.surface, [SURFACES.index("cropland"), SURFACES.index("forest")])
+    thin = (s.cloud_tau > s.config.cloud_tau) & (s.cloud_tau < 1.5) & veg
+    assert thin.sum() > 500
+    ratio = np.median(s.reflectance[7][thin]) / np.median(s.reflectance[1][thin])
+    assert ratio == pytest.approx(1.22, abs=0.02)
+    # Enough semi-transparent labelled cloud: over half of it has tau < 2 (surface share > 13 %).
+    tau = s.cloud_tau[s.truth == CLOUD]
+    assert (tau < 2.0).mean() == pytest.approx(0.546, abs=0.001)
+
+
+def test_mixed_landscape_keeps_snow_and_polar_is_unchanged(default_small):
+    mixed = generate(SynthConfig(size=120, landscape="mixed"))
+    counts = np.bincount(mixed.surface.ravel(), minlength=len(SURFACES))
+    assert counts[SURFACES.index("fresh_snow")] > 0 and counts[SURFACES.index("tundra")] > 0
+    assert counts[[SURFACES.index(n) for n in TEMPERATE_SURFACES]].sum() > 0
+    # Snow, ice and water are where the polar scene has them; only snow-free ground changes.
+    polar = default_small
+    keep = ~np.isin(polar.surface, [SURFACES.index(n) for n in ("rock_moraine", "tundra")])
+    np.testing.assert_array_equal(mixed.surface[keep], polar.surface[keep])
+    assert not np.isin(polar.surface, [SURFACES.index(n) for n in TEMPERATE_SURFACES]).any()
+
+
+def test_field_parcels_are_rectangular_patches():
+    ids = field_parcels(np.random.default_rng(0), (96, 96), 12.0)
+    sizes = np.bincount(np.unique(ids, return_inverse=True)[1].ravel())
+    assert ids.shape == (96, 96) and len(sizes) > 10
+    assert np.median(sizes) > 50  # parcels of ~12 x 24 px, cut by the scene edge

@@ -10,9 +10,9 @@ from dfmask_lib.config import config_from_dict, load_config
 from dfmask_lib.reader import read_labels
 from dfmask_lib.synthetic.scene import SynthConfig, generate
 from dfmask_lib.errors import ConfigError
-from dfmask_lib.synthetic.splits import (LOCATIONS, SETTINGS, SPLITS, SplitsConfig, ensure_splits,
-                                         mgrs_tile, scene_plan, sun_position, utm_epsg,
-                                         write_splits)
+from dfmask_lib.synthetic.splits import (LOCATIONS, SETTINGS, SPLITS, TEMPERATE_LOCATIONS,
+                                         SplitsConfig, ensure_splits, mgrs_tile, scene_plan,
+                                         sun_position, utm_epsg, write_splits)
 
 
 def test_default_plan_never_shares_a_location_or_tile_between_splits():
@@ -30,7 +30,22 @@ def test_default_plan_never_shares_a_location_or_tile_between_splits():
 
 
 def test_every_location_has_a_known_setting():
-    assert {loc.setting for loc in LOCATIONS} <= set(SETTINGS)
+    assert {loc.setting for loc in LOCATIONS + TEMPERATE_LOCATIONS} <= set(SETTINGS)
+
+
+def test_temperate_share_replaces_the_first_scenes_of_each_split_only():
+    polar = scene_plan(SplitsConfig())
+    mixed = scene_plan(SplitsConfig(temperate_share=0.25))
+    temperate_names = {loc.name for loc in TEMPERATE_LOCATIONS}
+    tiles = [info.tile_id for s in SPLITS for _, info in mixed[s]]
+    assert len(set(tiles)) == len(tiles) == 24
+    for split, n_temperate in zip(SPLITS, (4, 1, 1)):
+        for j, ((a, ia), (b, ib)) in enumerate(zip(polar[split], mixed[split])):
+            if j < n_temperate:
+                assert ib.location in temperate_names and b.landscape != "polar"
+            else:
+                assert (a, ia) == (b, ib)  # untouched scenes are exactly the polar ones
+    assert all(s.landscape == "polar" for sp in SPLITS for s, _ in polar[sp])
 
 
 @pytest.mark.parametrize("lat, lon, expected", [
@@ -82,6 +97,13 @@ def test_write_splits_layout_and_reuse(tmp_path):
 def test_impossible_requests_are_refused(args, match):
     with pytest.raises(ConfigError, match=match):
         SplitsConfig(*args)
+
+
+@pytest.mark.parametrize("share, match", [(1.5, "temperate_share"),
+                                          (1.0, "temperate locations")])
+def test_impossible_temperate_shares_are_refused(share, match):
+    with pytest.raises(ConfigError, match=match):
+        SplitsConfig(temperate_share=share)  # 24 scenes, 14 temperate locations
 
 
 @pytest.mark.parametrize("split", [pytest.param("TRAIN", marks=pytest.mark.slow),
