@@ -49,7 +49,7 @@ from .errors import ConfigError
 from .peers.methods import Method, parse_methods
 from .scene import S2_BANDS, Scene
 
-__all__ = ["CHECKS", "COLUMNS", "GLACIER_PATCH", "GLACIER_RESOLUTION", "FMASK_TESTS",
+__all__ = ["CHECKS", "CHECK_DATA", "COLUMNS", "GLACIER_PATCH", "GLACIER_RESOLUTION", "FMASK_TESTS",
            "GlacierChecks", "RealChecks", "glacier_mosaic", "fmask_point_tests",
            "glacier_checks", "run_real_checks"]
 
@@ -57,6 +57,9 @@ log = logging.getLogger(__name__)
 
 #: The checks, in table order.
 CHECKS: tuple[str, ...] = ("ukis", "ukis-20m", "18svg", "betsiboka", "glacier")
+#: The bundled dataset (:data:`dfmask_lib.realdata.BUNDLED`) of each scene check.
+CHECK_DATA: Mapping[str, str] = MappingProxyType({
+    "ukis": "ukis-chip", "ukis-20m": "ukis-chip-20m", "18svg": "18svg", "betsiboka": "betsiboka"})
 #: Side of a glacier point's uniform patch, px: the centre pixel lies 8 px from other patches
 #: (Fmask's 3 px cloud / snow buffers cannot reach it); 5,761 points make a 1.5 Mpx mosaic.
 GLACIER_PATCH = 16
@@ -313,10 +316,19 @@ class RealChecks:
         row["glacier mean acc"] = acc["mean"]
         row["glacier called cloud %"] = 100 * acc["called cloud"]
 
-    def table(self) -> list[dict[str, Any]]:
-        """One row per method (columns :data:`COLUMNS`), then, when the glacier check ran,
-        the row of the Fmask potential snow test on the points."""
-        rows = [self.row(n, label) for n, label in self.methods]
+    def ran(self, name: str) -> bool:
+        """Whether method ``name`` ran on at least one check."""
+        scene_checks = [self._method(c, name) for c in self.comparisons]
+        if any(m is not None and not m.skipped for m in scene_checks):
+            return True
+        return self.glacier is not None and name not in self.glacier.skipped
+
+    def table(self, *, ran_only: bool = False) -> list[dict[str, Any]]:
+        """One row per method (columns :data:`COLUMNS`; with ``ran_only`` only the methods that
+        ran on some check), then, when the glacier check ran, the row of the Fmask potential
+        snow test on the points."""
+        rows = [self.row(n, label) for n, label in self.methods
+                if not ran_only or self.ran(n)]
         if self.glacier is not None:
             row: dict[str, Any] = {c: float("nan") for c in COLUMNS}
             row.update({"method": _SNOW_ROW, "ukis scored on": "-", "skipped": ""})
@@ -359,15 +371,13 @@ class RealChecks:
 def _inputs(checks: Sequence[str]) -> list[SceneInput]:
     from .realdata import BUNDLED
 
-    names = {"ukis": "ukis-chip", "ukis-20m": "ukis-chip-20m", "18svg": "18svg",
-             "betsiboka": "betsiboka"}
-    return [SceneInput(c, BUNDLED[names[c]].load, BUNDLED[names[c]].claims)
-            for c in checks if c in names]
+    return [SceneInput(c, BUNDLED[CHECK_DATA[c]].load, BUNDLED[CHECK_DATA[c]].claims)
+            for c in checks if c in CHECK_DATA]
 
 
 def run_real_checks(methods: Any, *, repeats: int = 1,
                     checks: Sequence[str] = CHECKS,
-                    glacier_patch: int = GLACIER_PATCH) -> RealChecks:
+                    glacier_patch: int = GLACIER_PATCH, keep_maps: bool = False) -> RealChecks:
     """Run the real-data checks (the module docstring) for ``methods``.
 
     Args:
@@ -376,6 +386,8 @@ def run_real_checks(methods: Any, *, repeats: int = 1,
         repeats: timing rounds per scene (the scores do not depend on it).
         checks: a subset of :data:`CHECKS`, e.g. ``("ukis", "glacier")``.
         glacier_patch: the glacier points' patch side, px.
+        keep_maps: keep each method's class map in the comparisons (for figures and
+            :func:`dfmask_lib.spectra.error_sources`).
 
     Returns:
         :class:`RealChecks`; methods that cannot run on a check are skipped there with their
@@ -393,7 +405,7 @@ def run_real_checks(methods: Any, *, repeats: int = 1,
         raise ConfigError("no methods given; pass Methods or a spec like 'fmask,hollstein'")
     comparisons: dict[str, Comparison] = {}
     for item in _inputs(checks):
-        comp = compare_inputs([item], methods, repeats=repeats)
+        comp = compare_inputs([item], methods, repeats=repeats, keep_maps=keep_maps)
         comparisons[item.name] = comp
     glacier = glacier_checks(methods, patch=glacier_patch, repeats=repeats) \
         if "glacier" in checks else None

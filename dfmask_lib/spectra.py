@@ -30,7 +30,7 @@ from .errors import BandError, LabelError
 from .scene import S2_BANDS, Scene, normalized_difference
 
 __all__ = ["QUANTILES", "STATISTICS", "SVG18_WATER_RULE", "band_key", "class_spectra",
-           "point_spectra", "synthetic_spectra", "ukis_spectra", "betsiboka_spectra",
+           "point_spectra", "synthetic_spectra", "product_spectra", "ukis_spectra", "betsiboka_spectra",
            "svg18_spectra", "barbellino_spectra", "glacier_spectra", "real_spectra",
            "spectrum", "error_sources"]
 
@@ -158,6 +158,33 @@ def synthetic_spectra(scenes: Iterable[Any], *, source: str = "synthetic"
     if bands is None:
         raise LabelError("no synthetic scenes given")
     return point_spectra(np.concatenate(values), np.concatenate(labels), bands, source=source)
+
+
+def product_spectra(products: Iterable[Any], *, source: str = "synthetic") -> list[dict[str, Any]]:
+    """:func:`synthetic_spectra` of products on disk by their ``*LABELS.tif`` (e.g. the synthetic
+    TRAIN split of ``dfmask synth``): each product read at 20 m, its labels checked to lie on
+    its grid.
+
+    Raises:
+        MissingDataError: a product without ``*LABELS.tif``. LabelError: labels off its grid.
+    """
+    from .errors import MissingDataError
+    from .predict import find_labels
+    from .reader import read_labels, read_product
+    from .reader.labels import check_label_grid
+    from .reader.resample import Grid
+
+    pairs = []
+    for product in products:
+        label = find_labels(product)
+        if label is None:
+            raise MissingDataError(f"{product} has no *LABELS.tif; spectra need its labels")
+        scene = read_product(product, progress=False)
+        truth, profile = read_labels(label)
+        check_label_grid(profile, Grid(scene.transform, scene.shape, scene.crs), label.name,
+                         str(product))
+        pairs.append((scene, truth))
+    return synthetic_spectra(pairs, source=source)
 
 
 # --------------------------------------------------------------------------- the real sources

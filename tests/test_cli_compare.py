@@ -144,3 +144,22 @@ def test_help_and_listing_do_not_import_torch(args):
             "except SystemExit:\n    pass\nprint('torch' in sys.modules, file=sys.stderr)" % args)
     err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stderr
     assert err.strip().endswith("False")
+
+
+def test_compare_on_a_safe_product_with_real_peers(capsys, tmp_path, monkeypatch):
+    """A synthetic L1C SAFE (JPEG2000 bands, *LABELS.tif in IMG_DATA) with the project's Fmask
+    and the Hollstein tree: read at 20 m, scored against its labels."""
+    from dfmask_lib.peers import HollsteinTree, OwnFmask
+    from test_predict import synthetic_safe
+
+    monkeypatch.setattr(peers, "PEERS", {"fmask": OwnFmask, "hollstein": HollsteinTree})
+    safe = synthetic_safe(tmp_path)
+    code, out, err = run(capsys, "-q", "compare", safe, "--methods", "fmask,hollstein",
+                         "--repeats", "1", "-o", tmp_path / "c.json")
+    assert code == 0, err
+    assert "T33XWJ_20200712T120521: 60 x 60 px" in out
+    assert "Fmask 4 (dfmask)" in out and "Hollstein 2016 decision tree" in out
+    data = json.loads((tmp_path / "c.json").read_text())
+    fm, ho = data["scenes"][0]["methods"]
+    assert fm["scored_on"] == ho["scored_on"] == "all classes"
+    assert fm["scored_pixels"] == ho["scored_pixels"] > 0

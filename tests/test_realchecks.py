@@ -186,3 +186,12 @@ def test_real_checks_with_a_tiny_dfmask_model(tmp_path, one_torch_thread):
     assert set(np.unique(pred)) <= {1, 2, 3, 4, 5}
     assert snow_row["method"].startswith("Fmask potential snow test")
     assert set(checks.comparisons) == {"ukis"}
+
+
+def test_ran_only_drops_methods_that_ran_nowhere():
+    _need_real_data()
+    from dfmask_lib.peers import KappaMask, OwnFmaskB08
+
+    got = rc.run_real_checks([KappaMask, OwnFmaskB08], checks=("ukis-20m",))
+    assert [r["method"] for r in got.table()] == ["KappaMask", "Fmask 4 (dfmask), B08 as B8A"]
+    assert [r["method"] for r in got.table(ran_only=True)] == ["Fmask 4 (dfmask), B08 as B8A"]

@@ -244,3 +244,20 @@ def test_barbellino_loader_and_spectra(date, counts):
     assert np.isnan(rows[0]["B8A median"])                          # 10 m: B08, not B8A
     with pytest.raises(ConfigError):
         realdata.barbellino("20200101")
+
+
+def test_product_spectra_read_products_with_their_labels(tmp_path):
+    from dfmask_lib.errors import MissingDataError
+    from dfmask_lib.reader import read_labels, read_product
+    from test_predict import synthetic_safe
+
+    safe = synthetic_safe(tmp_path)
+    rows = sp.product_spectra([safe], source="synthetic")
+    (label,) = safe.glob("GRANULE/*/IMG_DATA/*LABELS.tif")
+    truth, _ = read_labels(label)
+    scene = read_product(safe, progress=False)
+    assert {r["class"]: r["n"] for r in rows} == {
+        int(c): int(((truth == c) & scene.valid).sum()) for c in np.unique(truth) if c}
+    label.unlink()
+    with pytest.raises(MissingDataError, match="no \\*LABELS.tif"):
+        sp.product_spectra([safe])
