@@ -62,7 +62,7 @@ from .atomic import atomic_path
 from .cache import Recipe, ensure
 from .config import config_to_dict
 from .errors import ConfigError, DataFileError, MissingDataError
-from .patches import check_patch_file, fingerprint, read_patch_config
+from .patches import INPUT_SETS, check_patch_file, fingerprint, read_patch_config
 from .paths import PROJECT_ROOT
 from .pseudolabels import PSEUDO_LABEL_THRESHOLD, PseudoLabels, read_pseudo_labels, relabel
 from .train import TrainConfig, TrainResult, clear_run, default_workers, load_result, train
@@ -102,6 +102,9 @@ class SelfTrainConfig:
         device: "auto", "cpu" or "cuda[:N]".
         threshold: pseudo-label confidence threshold (0.4, Nambiar et al. 2022).
         start_filters, depth: override every stage's network size (tiny nets for tests).
+        photometric: photometric augmentation (:func:`dfmask_lib.augment.photometric`) in
+            every stage, which also turns the geometric augmentation on in stage 0 (the paper
+            augments from stage 1 only); off by default, as in the paper.
     """
 
     stages: tuple[int, ...] = (0, 1, 2, 3)
@@ -115,6 +118,7 @@ class SelfTrainConfig:
     threshold: float = PSEUDO_LABEL_THRESHOLD
     start_filters: int | None = None
     depth: int | None = None
+    photometric: bool = False
 
     def __post_init__(self) -> None:
         stages = tuple(int(s) for s in self.stages)
@@ -131,8 +135,8 @@ class SelfTrainConfig:
         if not (isinstance(self.threshold, (int, float)) and math.isfinite(self.threshold)
                 and 0 <= self.threshold <= 1):
             raise ConfigError(f"threshold is a probability in [0, 1], got {self.threshold!r}")
-        for k in stages:  # TrainConfig checks the rest, with its messages
-            self.train_config(k, in_channels=1)
+        for k in stages:  # TrainConfig checks the rest, with its messages (any input set)
+            self.train_config(k, in_channels=len(INPUT_SETS["swirndsi"]))
 
     def epochs(self, stage: int) -> int:
         """The epoch limit of ``stage``."""
@@ -146,7 +150,8 @@ class SelfTrainConfig:
                            max_epochs=self.epochs(stage), amp=self.amp,
                            channels_last=self.channels_last, num_workers=self.num_workers,
                            seed=self.seed, device=self.device, start_filters=self.start_filters,
-                           depth=self.depth)
+                           depth=self.depth, photometric=self.photometric,
+                           augment=True if self.photometric else None)
 
 
 @dataclass(frozen=True)

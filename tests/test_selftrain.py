@@ -99,6 +99,9 @@ def test_config_follows_the_stage_table() -> None:
     per_stage = SelfTrainConfig(max_epochs=[40, 30, 20, 10])
     assert per_stage.max_epochs == (40, 30, 20, 10) and per_stage.epochs(2) == 20
     assert SelfTrainConfig(stages=[0, 1]).stages == (0, 1)
+    photo = SelfTrainConfig(photometric=True)
+    assert all(photo.train_config(k, 7).augment and photo.train_config(k, 7).photometric
+               for k in range(4))
 
 
 @pytest.mark.parametrize("kw, match", [

@@ -277,6 +277,16 @@ def test_train_command(data, tmp_path: Path, capsys) -> None:
     assert "1 epochs (done); best validation mIoU" in capsys.readouterr().out
     model, cfg, _ = load_checkpoint(tmp_path / "run" / "best.pt")
     assert (cfg.stage, cfg.in_channels, cfg.full, cfg.lr) == (0, 7, True, 1e-3)
+    assert (cfg.augment, cfg.photometric) == (False, False)
+    with pytest.raises(SystemExit) as exc:  # photometric without augmentation: one line
+        main(args[:-1] + [str(tmp_path / "p"), "--photometric"])
+    assert exc.value.code == 2 and "needs augment=True" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(args[:-1] + [str(tmp_path / "p"), "--augment", "--photometric"])
+    assert exc.value.code == 0
+    capsys.readouterr()
+    _, cfg, _ = load_checkpoint(tmp_path / "p" / "best.pt")
+    assert (cfg.augment, cfg.photometric) == (True, True)
     with pytest.raises(SystemExit) as exc:  # stage 1 needs pseudo-labels: a clear error
         main([a if a != "--full" else "--stage=1" for a in args])
     assert exc.value.code == 2

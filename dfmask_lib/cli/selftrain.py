@@ -64,6 +64,9 @@ def _epochs(ctx: click.Context, param: click.Parameter, value: str) -> int | tup
 @click.option("--seed", default=0, show_default=True)
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.4, show_default=True,
               help="Pseudo-labels: minimum top softmax probability (Nambiar et al. 2022).")
+@click.option("--photometric", is_flag=True,
+              help="Photometric augmentation (haze, blur, per-band gain/offset, noise) in every "
+                   "stage; it turns augmentation on in stage 0 too (the paper: from stage 1).")
 @click.option("--overwrite", is_flag=True,
               help="Take over a folder holding an experiment of other settings or inputs "
                    "(stages still valid for the new ones are reused).")
@@ -71,8 +74,8 @@ def _epochs(ctx: click.Context, param: click.Parameter, value: str) -> int | tup
               help="Folder of experiments (default runs/ in the project).")
 def selftrain(experiment: str, train_h5: Path, val_h5: Path, stages: tuple[int, ...],
               epochs: int | tuple[int, ...], batch_size: int, amp: bool, channels_last: bool,
-              workers: int | None, device: str, seed: int, threshold: float, overwrite: bool,
-              runs_dir: Path | None) -> None:
+              workers: int | None, device: str, seed: int, threshold: float, photometric: bool,
+              overwrite: bool, runs_dir: Path | None) -> None:
     """Self-train stages 0..K of EXPERIMENT (Nambiar et al. 2022).
 
     Stage 0 learns from the Fmask labels of subset 0; before stage k, the best stage k-1
@@ -84,7 +87,7 @@ def selftrain(experiment: str, train_h5: Path, val_h5: Path, stages: tuple[int, 
     extra = {} if workers is None else {"num_workers": workers}
     config = SelfTrainConfig(stages=stages, max_epochs=epochs, batch_size=batch_size, amp=amp,
                              channels_last=channels_last, device=device, seed=seed,
-                             threshold=threshold, **extra)
+                             threshold=threshold, photometric=photometric, **extra)
     exp_dir = experiment_dir(experiment, runs_dir)
     result = run(config, train_h5, val_h5, exp_dir, overwrite=overwrite)
     for s in result.stages:

@@ -29,14 +29,21 @@ __all__ = ["train"]
 @click.option("--channels-last", is_flag=True, help="NHWC memory format.")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Data-loader workers (default min(2, CPUs)).")
+@click.option("--augment/--no-augment", default=None,
+              help="Geometric augmentation (flips, rot90, zoom, cut-out); default as the paper: "
+                   "off in stage 0, on from stage 1.")
+@click.option("--photometric", is_flag=True,
+              help="Also photometric augmentation (haze, blur, per-band gain/offset, noise); "
+                   "needs augmentation on (in stage 0: --augment).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue the run in the output folder.")
 @click.option("--out-dir", type=UserPath(path_type=Path), default=None,
               help="Output folder (default runs/EXPERIMENT/stage<N>).")
 def train(experiment: str, stage: int, full: bool, train_h5: Path, val_h5: Path, epochs: int,
-          batch_size: int, amp: bool, channels_last: bool, workers: int | None, device: str,
-          seed: int, resume: bool, out_dir: Path | None) -> None:
+          batch_size: int, amp: bool, channels_last: bool, workers: int | None,
+          augment: bool | None, photometric: bool, device: str, seed: int, resume: bool,
+          out_dir: Path | None) -> None:
     """Train stage N of EXPERIMENT; writes checkpoints, logs and config.json.
 
     Stage 0 alone trains on subset 0 with Fmask labels; with --full, any stage trains on all
@@ -50,7 +57,8 @@ def train(experiment: str, stage: int, full: bool, train_h5: Path, val_h5: Path,
     extra = {} if workers is None else {"num_workers": workers}
     cfg = TrainConfig(stage=stage, in_channels=in_channels, full=full, max_epochs=epochs,
                       batch_size=batch_size, amp=amp, channels_last=channels_last,
-                      device=device, seed=seed, **extra)
+                      augment=augment, photometric=photometric, device=device, seed=seed,
+                      **extra)
     out = out_dir or run_dir(experiment, stage)
     res = run(cfg, train_h5, val_h5, out, resume=resume)
     how = "stopped early" if res.stopped_early else "done"
