@@ -1,0 +1,131 @@
+"""Experiment: does training on temperate synthetic scenes (+ photometric augmentation) transfer
+to real Sentinel-2 data, without losing the polar synthetic scores? (issue 11)
+
+Two stage-0 U-Nets (the supervised baseline: all patches, Fmask labels) are compared:
+
+* **before**: the default study's model, trained on the 16 polar synthetic TRAIN scenes of the
+  default book (``data/generated/default/runs/synthetic/stage0/best.pt``, or ``--before``); when
+  it is missing it is trained here on the same data with the same settings;
+* **after**: trained on the same 16 polar scenes plus ``--n-temperate`` *temperate* synthetic
+  scenes (farmland, forest, towns: ``dfmask synth --temperate-share 1``, spectra from unscored
+  real training scenes, see ``dfmask_lib/synthetic/make_spectra.py``), validated on the polar
+  VALIDATION scenes plus the temperate ones, with photometric augmentation (``--photometric``,
+  default on; it turns the geometric augmentation on as well).
+
+Both are scored on the *real* data checks (:mod:`dfmask_lib.realchecks`: the ukis chip at 10 and
+20 m, 18SVG false cloud, Betsiboka, the Alaska glacier points), against the project's Fmask with
+B08 for B8A, and on the whole synthetic polar TEST scenes of the default book (the scores that must
+not get worse) and the temperate TEST scenes. Nothing here trains on real data: the real checks
+are held out.
+
+Usage::
+
+    python benchmarks/real_transfer.py                      # 8 temperate scenes, 40 epochs
+    python benchmarks/real_transfer.py --epochs 20 --n-temperate 4
+
+Everything goes to ``data/generated/real_transfer/`` (cached like the book: reruns reuse what is
+up to date).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--default-dir", type=Path, default=Path("data/generated/default"),
+                        help="the default book's data (synthetic/, runs/)")
+    parser.add_argument("--out", type=Path, default=Path("data/generated/real_transfer"))
+    parser.add_argument("--before", type=Path, default=None,
+                        help="checkpoint of the polar-only model (default: the book's)")
+    parser.add_argument("--n-temperate", type=int, default=8, help="temperate TRAIN scenes")
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--photometric", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--size", type=int, default=504,
+                        help="side of the temperate scenes, px (the default book's: 504)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from dfmask_lib.compare import compare_products
+    from dfmask_lib.fmask import ensure_fmask
+    from dfmask_lib.metrics import format_table
+    from dfmask_lib.patches import PatchConfig
+    from dfmask_lib.peers import OwnFmask, OwnFmaskB08
+    from dfmask_lib.peers.methods import DfmaskModel, Method
+    from dfmask_lib.products import find_products, make_data
+    from dfmask_lib.realchecks import run_real_checks
+    from dfmask_lib.synthetic.splits import ensure_splits
+    from dfmask_lib.train import TrainConfig, train
+
+    t0 = time.perf_counter()
+    polar = args.default_dir / "synthetic"
+    if not (polar / "TRAIN").is_dir():
+        raise SystemExit(f"{polar} has no synthetic splits; run `make book` (notebook 00) first")
+    size = args.size
+    n_val = max(1, args.n_temperate // 4)
+    temperate = ensure_splits(args.out / "temperate", n_train=args.n_temperate, n_val=n_val,
+                              n_test=n_val, size=size, seed=args.seed + 1, temperate_share=1.0)
+    # the "after" training and validation folders: polar + temperate products (links)
+    folders = {}
+    for split, polar_split in (("TRAIN", "TRAIN"), ("VALIDATION", "VALIDATION")):
+        folder = args.out / "mixed" / split
+        folder.mkdir(parents=True, exist_ok=True)
+        for product in find_products(polar / polar_split) + temperate[split]:
+            link = folder / product.name
+            if not link.exists():
+                os.symlink(product.resolve(), link)
+        folders[split] = folder
+    for product in find_products(folders["TRAIN"]) + find_products(folders["VALIDATION"]):
+        ensure_fmask(product)
+    train_h5 = make_data(folders["TRAIN"], args.out / "patches" / "train_fmask.h5",
+                         PatchConfig(mode="train", seed=args.seed))
+    val_h5 = make_data(folders["VALIDATION"], args.out / "patches" / "validation_truth.h5",
+                       PatchConfig(mode="test"))
+    base = dict(stage=0, in_channels=7, full=True, max_epochs=args.epochs, batch_size=8,
+                amp=True, channels_last=True, seed=args.seed)
+
+    before = args.before or args.default_dir / "runs" / "synthetic" / "stage0" / "best.pt"
+    if not before.is_file():  # train it on the polar data only, like notebook 03
+        polar_train = make_data(polar / "TRAIN", args.out / "patches" / "polar_train.h5",
+                                PatchConfig(mode="train", seed=args.seed))
+        polar_val = make_data(polar / "VALIDATION", args.out / "patches" / "polar_val.h5",
+                              PatchConfig(mode="test"))
+        train(TrainConfig(**base), polar_train, polar_val, args.out / "runs" / "before",
+              resume=True, restart_on_change=True)
+        before = args.out / "runs" / "before" / "best.pt"
+    cfg = TrainConfig(**base, augment=True if args.photometric else None,
+                      photometric=args.photometric)
+    res = train(cfg, train_h5, val_h5, args.out / "runs" / "after", resume=True,
+                restart_on_change=True)
+    print(f"after: {res.epochs_run} epochs, best validation mIoU {res.best_miou:.3f} at epoch "
+          f"{res.best_epoch}; {time.perf_counter() - t0:.0f} s so far", flush=True)
+
+    models = [Method.wrap(DfmaskModel(before, name="before", label="stage 0, polar only")),
+              Method.wrap(DfmaskModel(args.out / "runs" / "after" / "best.pt", name="after",
+                                      label="stage 0, + temperate"
+                                      + (" + photometric" if args.photometric else "")))]
+    checks = run_real_checks(models + [Method.wrap(OwnFmaskB08)], repeats=1)
+    checks.to_csv(args.out / "real_checks.csv")
+    keep = ("method", "ukis OA", "ukis cloud IoU", "ukis shadow IoU", "ukis water IoU",
+            "ukis land IoU", "ukis-20m OA", "18SVG false cloud %", "Betsiboka cloud IoU",
+            "glacier mean acc", "glacier called cloud %")
+    print("\nreal data checks (held out; nothing here trains on them):")
+    print(format_table([{k: r[k] for k in keep} for r in checks.table()]))
+    for name, folder in (("polar TEST (the default book's)", polar / "TEST"),
+                         ("temperate TEST", args.out / "temperate" / "TEST")):
+        comp = compare_products(find_products(folder), models + [Method.wrap(OwnFmask)],
+                                repeats=1)
+        comp.to_csv(args.out / f"{'polar' if 'polar' in name else 'temperate'}_test.csv")
+        print(f"\nsynthetic {name}, whole scenes, pooled:")
+        print(format_table([{k: r[k] for k in ("method", "OA", "IoU clear land", "IoU cloud",
+                                                "IoU cloud shadow", "IoU snow/ice", "IoU water",
+                                                "mIoU")} for r in comp.overall()]))
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
