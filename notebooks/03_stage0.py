@@ -41,7 +41,7 @@ patches_dir = "data/generated/default/patches"
 runs_dir = "data/generated/default/runs"
 experiment = "synthetic"
 # Epochs (upper bound; early stopping may end sooner).
-epochs = 40
+epochs = 30
 batch_size = 8
 # bf16 autocast on CPU (about 2-3x faster training, see README "Performance").
 amp = True

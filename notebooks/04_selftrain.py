@@ -43,7 +43,7 @@ runs_dir = "data/generated/default/runs"
 experiment = "selftrain"
 # Stages to run (always 0..K) and the epoch limit of each (early stopping may end sooner).
 stages = [0, 1, 2, 3]
-epochs = [40, 20, 20, 15]
+epochs = [40, 15, 12, 10]
 batch_size = 8
 # bf16 autocast and channels-last on the CPU (about 2-3x faster, README "Performance").
 amp = True
