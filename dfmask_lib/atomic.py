@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import os
 import shutil
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-__all__ = ["atomic_path", "atomic_dir", "write_csv", "write_json", "nan_to_none"]
+__all__ = ["atomic_path", "atomic_dir", "write_csv", "write_json", "nan_to_none", "ResultFiles"]
 
 
 @contextmanager
@@ -98,3 +99,29 @@ def write_json(path: str | os.PathLike, data: Mapping[str, Any]) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(nan_to_none(dict(data)), indent=1, allow_nan=False) + "\n")
     return path
+
+
+class ResultFiles:
+    """Mixin of the result tables (evaluation, comparison, real-data checks): ``to_csv`` writes
+    :meth:`csv_rows` (default ``self.table()``) with :func:`write_csv`, ``to_json`` writes the
+    code version and ``self.to_dict()`` with :func:`write_json`; both atomic."""
+
+    def csv_rows(self) -> Sequence[Mapping[str, Any]]:
+        """The CSV rows (default: ``self.table()``)."""
+        return self.table()  # type: ignore[attr-defined]
+
+    def to_csv(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`csv_rows` as CSV (atomic); floats at full precision, NaN as ``nan``."""
+        path = write_csv(path, self.csv_rows())
+        logging.getLogger(type(self).__module__).info("wrote %s", path)
+        return path
+
+    def to_json(self, path: str | os.PathLike) -> Path:
+        """Write ``to_dict()`` and the code version as strict JSON (NaN -> null), atomically."""
+        from .version import get_version  # asks git once per process: only when writing
+
+        data = {"dfmask_version": get_version(), **self.to_dict()}  # type: ignore[attr-defined]
+        path = write_json(path, data)
+        logging.getLogger(type(self).__module__).info("wrote %s", path)
+        return path
+

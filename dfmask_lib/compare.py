@@ -42,7 +42,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .atomic import write_csv, write_json
+from .atomic import ResultFiles
 from .classes import CLASS_NAMES, CLOUD, NODATA, SCORED_CLASSES, SHADOW
 from .errors import ConfigError, LabelError
 from .metrics import Scores, confusion_matrix, scores
@@ -244,7 +244,7 @@ class SceneResult:
 
 
 @dataclass(frozen=True, eq=False)
-class Comparison:
+class Comparison(ResultFiles):
     """A comparison over one or more scenes.
 
     Attributes:
@@ -293,19 +293,6 @@ class Comparison:
             else [m.to_dict() for m in self.pooled.values()],
         }
 
-    def to_csv(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`table` as CSV (atomic); floats at full precision, NaN as ``nan``."""
-        path = write_csv(path, self.table())
-        log.info("wrote %s", path)
-        return path
-
-    def to_json(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`to_dict` and the code version as strict JSON (NaN -> null), atomically."""
-        from .version import get_version
-
-        path = write_json(path, {"dfmask_version": get_version(), **self.to_dict()})
-        log.info("wrote %s", path)
-        return path
 
 
 # --------------------------------------------------------------------------- the pure core

@@ -43,7 +43,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .atomic import write_csv, write_json
+from .atomic import ResultFiles
 from .classes import CLASS_NAMES, PROJECT, SEN2COR_SCL, TABLES, MappingTable
 from .errors import ConfigError, LabelError, MissingDataError
 from .metrics import Scores, confusion_matrix, normalise_rows, score_matrices
@@ -70,7 +70,7 @@ DEFINITION = ("confusion matrix rows = truth, columns = prediction, over the pix
 
 
 @dataclass(frozen=True, eq=False)
-class Evaluation:
+class Evaluation(ResultFiles):
     """Scores of class maps against labels: per scene (in input order) and pooled.
 
     Attributes:
@@ -158,23 +158,11 @@ class Evaluation:
                        for name, s in self.scenes.items()],
         }
 
-    def to_csv(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`rows` with all four metrics as CSV (atomic); NaN is written ``nan``.
-
-        Columns: scene, OA, mIoU, IoU x5, F1 x5, precision x5, recall x5, pixels; one row
-        per scene, then ``pooled``. Floats at full precision.
-        """
-        path = write_csv(path, self.rows(tuple(METRICS)))
-        log.info("wrote %s", path)
-        return path
-
-    def to_json(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`to_dict` and the code version as strict JSON (NaN -> null), atomically."""
-        from .version import get_version  # asks git once per process: only when writing
-
-        path = write_json(path, {"dfmask_version": get_version(), **self.to_dict()})
-        log.info("wrote %s", path)
-        return path
+    def csv_rows(self) -> list[dict[str, Any]]:
+        """The CSV rows of :meth:`to_csv`: :meth:`rows` with all four metrics (columns: scene,
+        OA, mIoU, IoU x5, F1 x5, precision x5, recall x5, pixels; one row per scene, then
+        ``pooled``)."""
+        return self.rows(tuple(METRICS))
 
 
 def evaluate_maps(pairs: Iterable[tuple[str, np.ndarray, np.ndarray]]) -> Evaluation:

@@ -34,15 +34,13 @@ columns :data:`COLUMNS`; ``to_csv`` / ``to_json`` write it atomically.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .atomic import write_csv, write_json
+from .atomic import ResultFiles
 from .classes import CLEAR, CLOUD, NODATA
 from .compare import Comparison, SceneInput, compare_inputs, compare_scene
 from .errors import ConfigError
@@ -248,7 +246,7 @@ def glacier_checks(methods: Sequence[Any], *, patch: int = GLACIER_PATCH,
 
 
 @dataclass(frozen=True, eq=False)
-class RealChecks:
+class RealChecks(ResultFiles):
     """The suite's results.
 
     Attributes:
@@ -353,19 +351,6 @@ class RealChecks:
                               "comparison": self.glacier.comparison.to_dict()}
         return out
 
-    def to_csv(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`table` as CSV, atomically."""
-        path = write_csv(path, self.table())
-        log.info("wrote %s", path)
-        return path
-
-    def to_json(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`to_dict` and the code version as strict JSON (NaN -> null), atomically."""
-        from .version import get_version
-
-        path = write_json(path, {"dfmask_version": get_version(), **self.to_dict()})
-        log.info("wrote %s", path)
-        return path
 
 
 def _inputs(checks: Sequence[str]) -> list[SceneInput]:

@@ -18,7 +18,9 @@ reproject it.
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
@@ -110,3 +112,28 @@ def on_scene_grid(codes: np.ndarray, profile: dict[str, Any], scene: Scene,
         raise LabelError(f"{name} ({source.describe()}) does not cover the scene "
                          f"({target.describe()}); give the class map of this product")
     return np.asarray(codes, dtype=np.uint8)[np.ix_(r, c)]
+
+
+def locate_file(given: str | os.PathLike | None, product: str | os.PathLike | None,
+                find: Callable[[Any], Path | None], *, label: str, what: str,
+                no_product: str, not_found: str) -> tuple[Path | None, str | None]:
+    """The class-map file of a file-reading peer: ``given`` when set (it must exist), else
+    ``find(product)``; returns (path, None) or (None, the one-line reason it cannot run).
+
+    ``what`` names the file kind in the "does not exist" reason; ``no_product`` is the reason
+    without a product, ``not_found`` when ``find`` finds nothing (``find`` may raise
+    :class:`LabelError` for several candidates: its message becomes the reason).
+    """
+    if given is not None:
+        path = Path(given)
+        if not path.is_file():
+            return None, f"{label}: {path} does not exist; give an existing {what}"
+        return path, None
+    if product is None:
+        return None, no_product
+    try:
+        found = find(product)
+    except LabelError as exc:
+        return None, str(exc)
+    return (found, None) if found is not None else (None, not_found)
+

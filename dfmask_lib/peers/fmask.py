@@ -22,7 +22,7 @@ from ..errors import LabelError
 from ..fmask import REQUIRED_BANDS, FmaskConfig, run_fmask
 from ..reader.labels import read_labels
 from ..scene import Scene
-from ._classmap import on_scene_grid
+from ._classmap import locate_file, on_scene_grid
 from .base import Peer, PeerUnavailable
 
 __all__ = ["OwnFmask", "OwnFmaskB08", "FmaskFile", "find_fmask_file", "FMASK_FILE_PATTERNS"]
@@ -171,22 +171,13 @@ class FmaskFile(Peer):
     path: str | os.PathLike | None = None
 
     def _file(self, product: str | os.PathLike | None) -> tuple[Path | None, str | None]:
-        if self.path is not None:
-            path = Path(self.path)
-            if not path.is_file():
-                return None, f"{self.label}: {path} does not exist; give an existing Fmask GeoTIFF"
-            return path, None
-        if product is None:
-            return None, (f"{self.label} reads an Fmask output file: give the product it lies "
-                          "beside, or FmaskFile(path=...)")
-        try:
-            found = find_fmask_file(product)
-        except LabelError as exc:
-            return None, str(exc)
-        if found is None:
-            return None, (f"no Fmask output file (*FMASK*.tif, *_Fmask4.tif) in or beside "
-                          f"{Path(product).name}; run Fmask 4 there or give FmaskFile(path=...)")
-        return found, None
+        return locate_file(
+            self.path, product, find_fmask_file, label=self.label, what="Fmask GeoTIFF",
+            no_product=(f"{self.label} reads an Fmask output file: give the product it lies "
+                        "beside, or FmaskFile(path=...)"),
+            not_found=("no Fmask output file (*FMASK*.tif, *_Fmask4.tif) in or beside "
+                       f"{Path(product).name if product else ''}; run Fmask 4 there or give "
+                       "FmaskFile(path=...)"))
 
     def unavailable(self, scene: Scene | None = None,
                     product: str | os.PathLike | None = None) -> str | None:

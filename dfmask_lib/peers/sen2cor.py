@@ -24,7 +24,7 @@ from ..classes import CLEAR, CLOUD, SEN2COR_SCL, SHADOW, SNOW, WATER, MappingTab
 from ..errors import LabelError
 from ..reader.labels import read_scl
 from ..scene import Scene
-from ._classmap import on_scene_grid
+from ._classmap import locate_file, on_scene_grid
 from .base import Peer, PeerUnavailable
 
 __all__ = ["Sen2Cor", "find_scl", "SCL_PATTERN"]
@@ -84,22 +84,13 @@ class Sen2Cor(Peer):
     path: str | os.PathLike | None = None
 
     def _file(self, product: str | os.PathLike | None) -> tuple[Path | None, str | None]:
-        if self.path is not None:
-            path = Path(self.path)
-            if not path.is_file():
-                return None, f"{self.label}: {path} does not exist; give an existing SCL file"
-            return path, None
-        if product is None:
-            return None, (f"{self.label} reads the SCL of a Level-2A product: give the product, "
-                          "or Sen2Cor(path=...) with an SCL file")
-        try:
-            found = find_scl(product)
-        except LabelError as exc:
-            return None, str(exc)
-        if found is None:
-            return None, (f"no Sen2Cor SCL (*_SCL_20m.jp2) in {Path(product).name} or an L2A "
-                          "beside it (a Level-1C product has none); give Sen2Cor(path=...)")
-        return found, None
+        return locate_file(
+            self.path, product, find_scl, label=self.label, what="SCL file",
+            no_product=(f"{self.label} reads the SCL of a Level-2A product: give the product, "
+                        "or Sen2Cor(path=...) with an SCL file"),
+            not_found=(f"no Sen2Cor SCL (*_SCL_20m.jp2) in {Path(product).name if product else ''}"
+                       " or an L2A beside it (a Level-1C product has none); give "
+                       "Sen2Cor(path=...)"))
 
     def unavailable(self, scene: Scene | None = None,
                     product: str | os.PathLike | None = None) -> str | None:
