@@ -610,10 +610,10 @@ def predict_product(
     the authors' colour table, class names, ``DFMASK_CONFIG`` (the :class:`PredictConfig`),
     ``DFMASK_TRAIN_CONFIG`` (the checkpoint's TrainConfig), ``DFMASK_CHECKPOINT`` /
     ``DFMASK_CHECKPOINT_SHA256`` / ``DFMASK_CHECKPOINT_EPOCH``, ``DFMASK_VERSION``, the
-    input set and product options. Peak memory is bounded by the strips, not the tile: 1.7 GB
-    (stage 0) and 2.05 GB (stage 3) for a 5490 px tile, 1.4 / 1.9 GB for a 2748 px one
-    (``benchmarks/predict_tile.py``); what remains proportional to the tile is the uint8 class
-    map and its labels, and to its width the blending buffer and the rows read.
+    input set and product options. The product is read in strips, but peak memory still grows
+    with the tile: 1.85 GB (stage 0) and 2.17 GB (stage 3) for a 5490 px tile, 1.44 / 1.91 GB
+    for a 2748 px one (``benchmarks/predict_tile.py``, 2026-12-01; the +-10 % target is missed
+    and the cause not yet found: the uint8 class map and its labels are only 30 MB each).
 
     Caching: a sidecar (:mod:`dfmask_lib.cache`) records the checkpoint, the product, the
     config, the reader options and the code version; an output that is up to date is not
