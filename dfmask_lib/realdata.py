@@ -33,13 +33,13 @@ __all__ = ["UKIS_CHIP", "UKIS_BANDS", "UKIS_SUN", "BETSIBOKA", "BETSIBOKA_SUN", 
 UKIS_CHIP = "ukis_csmask_chip/sentinel2.npz"
 #: Its six bands, in array order.
 UKIS_BANDS: tuple[str, ...] = ("B02", "B03", "B04", "B08", "B11", "B12")
-#: Assumed sun (zenith, azimuth) of the chip, degrees: it has no date and no georeference. The
-#: azimuth is chosen to agree with the reference mask, whose shadows lie about 20 px (200 m)
-#: north-north-west of their clouds (the best overlap of the cloud mask shifted onto the shadow
-#: mask: 18 rows up, 8 columns left, assuming the chip is north-up); the zenith is a typical
-#: mid-latitude summer value (200 m of displacement then means clouds ~350 m high, inside
-#: Fmask's 200 m - 12 km search).
-UKIS_SUN: tuple[float, float] = (30.0, 156.0)
+#: Assumed sun of the chip as (latitude, day of year, local solar hour), turned into angles by
+#: :func:`dfmask_lib.synthetic.splits.sun_position` as for the other bundled arrays. The chip has
+#: no date and no georeference, so the assumption uses nothing but its description (summer
+#: cumulus over mid-latitude farmland, north-up): latitude 40 N, the June solstice (day 172), the
+#: Sentinel-2 overpass at 10:30, which gives a zenith of 25.2 and an azimuth of 124.4 degrees. It
+#: is deliberately *not* fitted to the reference mask's shadow offsets (held-out labels).
+UKIS_SUN: tuple[float, float, float] = (40.0, 172.0, 10.5)
 #: Registry name of the s2cloudless Betsiboka test array.
 BETSIBOKA = "s2cloudless_betsiboka/input_arrays.npz"
 #: Assumed sun of Betsiboka, as ``notebooks/02_fmask.py`` assumes it: latitude -15.9, day 80
@@ -109,12 +109,15 @@ def ukis_chip(resolution: int = 10) -> tuple[Scene, np.ndarray]:
     """
     if resolution not in (10, 20):
         raise ConfigError(f"the ukis chip comes at 10 m or averaged to 20 m; got {resolution}")
+    from .synthetic.splits import sun_position
+
     img, msk = _npz(UKIS_CHIP, ("img", "msk"))
     bands = np.moveaxis(np.asarray(img, dtype=np.float32), -1, 0)
     truth = recode(msk[..., 0], UKIS_CSMASK)
     if resolution == 20:
         bands, truth = block_mean(bands), block_majority(truth)
-    scene = _array_scene(bands, resolution, UKIS_SUN, UKIS_BANDS, UKIS_CHIP)
+    sun = sun_position(UKIS_SUN[0], int(UKIS_SUN[1]), UKIS_SUN[2])
+    scene = _array_scene(bands, resolution, sun, UKIS_BANDS, UKIS_CHIP)
     return scene, _mask_nodata(truth, scene)
 
 

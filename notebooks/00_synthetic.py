@@ -32,7 +32,13 @@
 # * sensor noise, saturated bright B02-B04 (DN 65535) and a no-data wedge at the swath edge.
 #
 # Each scene has its own location (own UTM zone and MGRS tile); no location is shared between
-# TRAIN, VALIDATION and TEST. Everything below is measured on these synthetic scenes: it says how
+# TRAIN, VALIDATION and TEST.
+#
+# One caveat for the real-data checks of `06_comparison`: the snow, glacier-ice and rock spectra
+# here are the class means (and spreads) of the hand-classified Alaska glacier points, and the
+# same points are one of those checks. A network that scores well on them has learned the spectra
+# the generator was given; the glacier-point check is therefore not independent evidence of
+# transfer to real imagery. The ukis chip, 18SVG and Betsiboka share nothing with the generator. Everything below is measured on these synthetic scenes: it says how
 # the methods behave on this simulation, not how they perform on real polar imagery.
 
 # %% tags=["parameters"]

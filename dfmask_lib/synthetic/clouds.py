@@ -22,6 +22,7 @@ from ..geometry import shadow_offset
 from .terrain import fractal_noise
 
 __all__ = ["TAU_CLOUD", "CloudSpec", "CLOUD_SPECS", "CloudObject", "make_cloud", "opacity",
+           "CLOUD_MODELS", "ASYMMETRY_G", "label_tau",
            "paste_add", "cast_shadow"]
 
 #: Optical thickness above which a pixel is labelled cloud (and its shadow labelled shadow).
@@ -39,18 +40,36 @@ class CloudSpec:
     """
 
     radius_px: tuple[float, float]  # half-size of the cloud body
-    tau: tuple[float, float]        # peak optical thickness
+    tau: tuple[float, float]        # peak optical thickness ("beer_lambert" model)
     height_m: tuple[float, float]   # height above ground
     beta: float                     # fractal roughness of the edges (lower = rougher)
     anisotropy: float               # > 1: streaks (cirrus)
+    tau_two_stream: tuple[float, float] = (0.0, 0.0)  # peak optical thickness ("two_stream")
 
 
+#: Peak optical thicknesses of the ``"two_stream"`` model are physical values: cumulus and
+#: stratocumulus 20-120 and 10-40, thin (alto)stratus 2-15, cirrus 1-8 (the ranges of the ISCCP
+#: cloud classification, Rossow & Schiffer 1999, Bull. Am. Meteorol. Soc. 80:2261, Fig. 1, widened
+#: upwards for convective cores). The ``"beer_lambert"`` ranges were set by eye for the exp(-tau)
+#: blend and are kept unchanged for the default polar scenes.
 CLOUD_SPECS: dict[str, CloudSpec] = {
-    "cumulus": CloudSpec((8, 35), (8.0, 40.0), (800.0, 3000.0), 2.4, 1.0),
-    "stratus": CloudSpec((50, 140), (3.0, 12.0), (300.0, 1500.0), 3.0, 1.5),
-    "thin_cloud": CloudSpec((20, 60), (0.3, 1.5), (2000.0, 6000.0), 2.6, 1.5),
-    "cirrus": CloudSpec((40, 120), (0.2, 1.2), (7000.0, 12000.0), 2.8, 4.0),
+    "cumulus": CloudSpec((8, 35), (8.0, 40.0), (800.0, 3000.0), 2.4, 1.0, (20.0, 120.0)),
+    "stratus": CloudSpec((50, 140), (3.0, 12.0), (300.0, 1500.0), 3.0, 1.5, (10.0, 40.0)),
+    "thin_cloud": CloudSpec((20, 60), (0.3, 1.5), (2000.0, 6000.0), 2.6, 1.5, (2.0, 15.0)),
+    "cirrus": CloudSpec((40, 120), (0.2, 1.2), (7000.0, 12000.0), 2.8, 4.0, (1.0, 8.0)),
 }
+
+#: How a cloud layer of optical thickness tau mixes with the surface under it (:func:`opacity`).
+#: ``"beer_lambert"`` (the default, the polar scenes): the surface signal falls as the direct beam,
+#: exp(-tau), so a cumulus core hides the ground completely and every labelled cloud pixel is
+#: spectrally flat. ``"two_stream"``: a conservatively scattering layer passes the *diffuse*
+#: transmission T = 1 / (1 + (1 - g) tau / 2) of the light (the two-stream solution, Bohren 1987,
+#: Am. J. Phys. 55:524, eq. 14), so even a thick cumulus lets a third of the surface signal through,
+#: and over vegetation the red edge shows in B08 as it does in real scenes (issue 11).
+CLOUD_MODELS: tuple[str, ...] = ("beer_lambert", "two_stream")
+#: Asymmetry parameter of cloud droplets in the visible and near infrared, ~0.85 (Hansen &
+#: Travis 1974, Space Sci. Rev. 16:527); used by the ``"two_stream"`` model.
+ASYMMETRY_G = 0.85
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,11 +97,14 @@ class CloudObject:
 
 def make_cloud(rng: np.random.Generator, kind: str, shape: tuple[int, int],
                sun_zenith: float, sun_azimuth: float, view_zenith: np.ndarray,
-               view_azimuth: float, resolution: float, scale: float = 1.0) -> CloudObject:
+               view_azimuth: float, resolution: float, scale: float = 1.0,
+               model: str = "beer_lambert") -> CloudObject:
     """Draw one cloud of type ``kind`` somewhere in a scene of ``shape`` (H, W).
 
     The shadow offset uses the view zenith at the cloud's centre (per-pixel grid
     ``view_zenith`` (H, W), degrees). ``scale`` shrinks the cloud body (small test scenes).
+    ``model`` (:data:`CLOUD_MODELS`) picks the peak optical-thickness range; the random draws
+    are the same for both, so a scene differs between models only in its clouds' thickness.
     """
     spec = CLOUD_SPECS[kind]
     radius = max(rng.uniform(*spec.radius_px) * scale, 3.0)
@@ -99,7 +121,8 @@ def make_cloud(rng: np.random.Generator, kind: str, shape: tuple[int, int],
     m[d2 >= 4.0] = 0.0
     m = np.clip(m, 0.0, None)
     peak = float(m.max())
-    tau = (rng.uniform(*spec.tau) * m / peak if peak > 0 else m).astype(np.float32)
+    tau_range = spec.tau_two_stream if model == "two_stream" else spec.tau
+    tau = (rng.uniform(*tau_range) * m / peak if peak > 0 else m).astype(np.float32)
     brightness = fractal_noise(rng, (size, size), beta=2.6)
     h, w = shape
     row = int(rng.integers(0, h))
@@ -111,9 +134,33 @@ def make_cloud(rng: np.random.Generator, kind: str, shape: tuple[int, int],
                        int(np.rint(drow)), int(np.rint(dcol)))
 
 
-def opacity(tau: np.ndarray) -> np.ndarray:
-    """Share of the surface signal a cloud layer replaces: ``1 - exp(-tau)`` (Beer-Lambert)."""
-    return (1.0 - np.exp(-tau)).astype(np.float32)
+def opacity(tau: np.ndarray, model: str = "beer_lambert") -> np.ndarray:
+    """Share of the surface signal a cloud layer replaces, float32 like ``tau``.
+
+    ``"beer_lambert"``: ``1 - exp(-tau)``. ``"two_stream"``: ``1 - T`` with the diffuse
+    transmission ``T = 1 / (1 + (1 - g) tau / 2)``, g = :data:`ASYMMETRY_G` (Bohren 1987).
+    """
+    tau = np.asarray(tau, np.float32)
+    if model == "beer_lambert":
+        return (1.0 - np.exp(-tau)).astype(np.float32)
+    if model == "two_stream":
+        scaled = np.float32(1.0 - ASYMMETRY_G) * tau
+        return (scaled / (2.0 + scaled)).astype(np.float32)
+    raise ValueError(f"cloud model must be one of {CLOUD_MODELS}, got {model!r}")
+
+
+def label_tau(cloud_tau: float, model: str) -> float:
+    """Optical thickness above which a pixel is labelled cloud under ``model``.
+
+    The labelling criterion is visual and the same for both models: a layer that replaces at
+    least ``1 - exp(-cloud_tau)`` of the surface signal (~40 % at the default :data:`TAU_CLOUD`)
+    is cloud to an analyst. Under ``"two_stream"`` that share is reached at a larger tau
+    (8.7 for the default), which is why its clouds are thicker.
+    """
+    if model == "beer_lambert":
+        return float(cloud_tau)
+    share = 1.0 - np.exp(-cloud_tau)
+    return float(2.0 * share / ((1.0 - share) * (1.0 - ASYMMETRY_G)))
 
 
 def _overlap(row0: int, col0: int, h: int, w: int, shape: tuple[int, int]):

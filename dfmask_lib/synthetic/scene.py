@@ -10,10 +10,13 @@ real-layout SAFE product. Steps (all seeded by ``SynthConfig.seed``):
    and compact settlements (:func:`temperate_map`); the default ``"polar"`` is unchanged.
 2. Surface TOA spectra from ``spectra.csv`` with spatially correlated within-class variation.
 3. Illumination: hill-shade ``cos(i)/cos(sz)`` of the DEM, and cloud shadows (direct beam
-   attenuated by ``exp(-tau)`` of each cloud, cast at :func:`~dfmask_lib.geometry.shadow_offset`).
+   attenuated by ``exp(-tau)`` of each cloud, or by the two-stream transmission, cast at
+   :func:`~dfmask_lib.geometry.shadow_offset`).
    A pixel keeps the per-band diffuse share ``shadow_ratio`` (measured on shadowed snow) of its
    brightness in full shadow. Terrain shadow keeps the surface class; cloud shadow is labelled.
-4. Clouds blended over the surface by opacity ``1 - exp(-tau)``, lowest first.
+4. Clouds blended over the surface by opacity ``1 - exp(-tau)``, lowest first; opt-in
+   ``cloud_model="two_stream"``: by the diffuse two-stream opacity, with physical optical
+   thicknesses (:data:`~.clouds.CLOUD_MODELS`), so that the surface shows through thick cloud.
 5. Sensor noise (shot noise + floor), saturation of bright B02-B04, and a no-data wedge at the swath edge.
 """
 
@@ -26,8 +29,8 @@ import numpy as np
 from ..classes import CLOUD, NODATA, SHADOW
 from ..errors import ConfigError
 from ..scene import S2_BANDS
-from .clouds import (CloudObject, TAU_CLOUD, _overlap, cast_shadow, make_cloud, opacity,
-                     paste_add)
+from .clouds import (CLOUD_MODELS, CloudObject, TAU_CLOUD, _overlap, cast_shadow, label_tau,
+                     make_cloud, opacity, paste_add)
 from .spectra import CLOUD_TYPES, SURFACE_CLASS, SURFACES, shadow_ratio, spectrum
 from .terrain import fractal_noise, illumination, make_dem
 
@@ -81,6 +84,7 @@ class SynthConfig:
     nodata_wedge: bool = True           # a no-data wedge where the swath edge cuts the tile
     wedge_fraction: float = 0.06        # share of the scene outside the swath
     cloud_tau: float = TAU_CLOUD        # labelling threshold on optical thickness (clouds.py)
+    cloud_model: str = "beer_lambert"   # how cloud mixes with the surface: CLOUD_MODELS
     landscape: str = "polar"            # "polar", "mixed" or "temperate" (see LANDSCAPES): where
     #                                     the network must also see cloud over green vegetation
     forest_fraction: float = 0.30       # share of the temperate ground under forest
@@ -107,6 +111,8 @@ def check_config(c: SynthConfig) -> None:
     if len(c.cloud_mix) != len(CLOUD_TYPES) or min(c.cloud_mix) < 0 or sum(c.cloud_mix) <= 0:
         raise ConfigError(f"cloud_mix needs {len(CLOUD_TYPES)} non-negative weights for "
                           f"{CLOUD_TYPES}, not all 0; got {c.cloud_mix}")
+    if c.cloud_model not in CLOUD_MODELS:
+        raise ConfigError(f"cloud_model must be one of {CLOUD_MODELS}, got {c.cloud_model!r}")
     if c.landscape not in LANDSCAPES:
         raise ConfigError(f"landscape must be one of {sorted(LANDSCAPES)}, got {c.landscape!r}")
     if (len(c.field_mix) != len(FIELD_SURFACES) or min(c.field_mix) < 0
@@ -314,10 +320,12 @@ def _clouds(rng: np.random.Generator, c: SynthConfig,
     tau = np.zeros(shape, np.float32)
     clouds: list[CloudObject] = []
     weights = np.asarray(c.cloud_mix, float) / sum(c.cloud_mix)
-    while c.cloud_cover > 0 and (tau > c.cloud_tau).mean() < c.cloud_cover and len(clouds) < 400:
+    label = label_tau(c.cloud_tau, c.cloud_model)
+    while c.cloud_cover > 0 and (tau > label).mean() < c.cloud_cover and len(clouds) < 400:
         kind = CLOUD_TYPES[int(rng.choice(len(CLOUD_TYPES), p=weights))]
         cloud = make_cloud(rng, kind, shape, c.sun_zenith, c.sun_azimuth, view_zenith,
-                           c.view_azimuth, c.resolution, scale=min(1.0, c.size / 510))
+                           c.view_azimuth, c.resolution, scale=min(1.0, c.size / 510),
+                           model=c.cloud_model)
         clouds.append(cloud)
         paste_add(tau, cloud.tau, cloud.row0, cloud.col0)
     clouds.sort(key=lambda cl: cl.height_m)
@@ -356,13 +364,14 @@ def generate(config: SynthConfig | None = None) -> SyntheticScene:
     shadow_tau = np.zeros(shape, np.float32)
     for cloud in clouds:
         cast_shadow(shadow_tau, cloud)
-    # Direct beam: terrain factor x cloud transmission; the diffuse share stays in shade.
-    direct = illum * np.exp(-shadow_tau)
+    # Direct beam: terrain factor x cloud transmission (exp(-tau), or the two-stream diffuse
+    # transmission); the diffuse share stays in shade.
+    direct = illum * (1.0 - opacity(shadow_tau, c.cloud_model))
     s = shadow_ratio()[:, None, None]
     refl *= s + (1.0 - s) * direct[None]
     for cloud in clouds:  # lowest first, so higher clouds cover lower ones
         sp = spectrum(cloud.kind)
-        a = opacity(cloud.tau)[None]
+        a = opacity(cloud.tau, c.cloud_model)[None]
         cloud_refl = sp.mean[:, None, None] + sp.std[:, None, None] * np.clip(
             cloud.brightness, -2.5, 2.5)[None]
         _blend(refl, np.clip(cloud_refl, 0.0, None), a, cloud.row0, cloud.col0)
@@ -377,8 +386,9 @@ def generate(config: SynthConfig | None = None) -> SyntheticScene:
     saturated = (c.saturation & (visible > c.saturation_reflectance).any(axis=0)) & valid
 
     truth = np.asarray(SURFACE_CLASS_LUT[surface], np.uint8)
-    truth[shadow_tau > c.cloud_tau] = SHADOW
-    truth[cloud_tau > c.cloud_tau] = CLOUD
+    label = label_tau(c.cloud_tau, c.cloud_model)  # the same visible share for both models
+    truth[shadow_tau > label] = SHADOW
+    truth[cloud_tau > label] = CLOUD
     truth[~valid] = NODATA
     return SyntheticScene(refl.astype(np.float32), truth, surface, dem, illum, cloud_tau,
                           shadow_tau, saturated, valid, view_zenith, tuple(clouds), c)

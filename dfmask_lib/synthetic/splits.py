@@ -123,13 +123,16 @@ SETTINGS: dict[str, dict[str, object]] = {
     "tundra": dict(water_level=0.15, vegetation_fraction=0.6, snowline=0.65, relief_m=700.0,
                    base_elevation_m=200.0),
     # Temperate settings (only with SplitsConfig.temperate_share > 0): farmland plains without
-    # snow, and farmed valleys below tundra, rock and a little summer snow on the peaks.
+    # snow, and farmed valleys below tundra, rock and a little summer snow on the peaks. Their
+    # clouds follow the two-stream model (clouds.CLOUD_MODELS): thick cloud over vegetation
+    # keeps the red edge, as real cloud does (issue 11).
     "temperate_lowland": dict(landscape="temperate", water_level=0.04, turbid_fraction=0.5,
                               vegetation_fraction=0.3, snowline=1.0, glacier_band=0.0,
-                              relief_m=300.0, base_elevation_m=100.0),
+                              relief_m=300.0, base_elevation_m=100.0, cloud_model="two_stream"),
     "temperate_mountain": dict(landscape="mixed", water_level=0.04, turbid_fraction=0.5,
                                vegetation_fraction=0.4, snowline=0.85, glacier_band=0.04,
-                               relief_m=1800.0, base_elevation_m=400.0),
+                               relief_m=1800.0, base_elevation_m=400.0,
+                               cloud_model="two_stream"),
 }
 
 #: Regions of the paper's scene lists (Antarctica, Greenland, Canadian Arctic, Alaska/Yukon,
