@@ -30,6 +30,7 @@ up to date).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -42,9 +43,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("data/generated/real_transfer"))
     parser.add_argument("--before", type=Path, default=None,
                         help="checkpoint of the polar-only model (default: the book's)")
-    parser.add_argument("--n-temperate", type=int, default=8, help="temperate TRAIN scenes")
+    parser.add_argument("--n-temperate", type=int, default=8,
+                        help="temperate TRAIN scenes (0: polar scenes only)")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--photometric", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--cloud-model", default="setting",
+                        choices=("setting", "beer_lambert", "two_stream"),
+                        help="cloud model of the 'after' training scenes: each landscape's own "
+                             "(polar beer_lambert, temperate two_stream) or one for all; with "
+                             "a model, the polar TRAIN/VALIDATION scenes are regenerated with it")
     parser.add_argument("--size", type=int, default=504,
                         help="side of the temperate scenes, px (the default book's: 504)")
     parser.add_argument("--seed", type=int, default=0)
@@ -66,15 +73,27 @@ def main() -> None:
     if not (polar / "TRAIN").is_dir():
         raise SystemExit(f"{polar} has no synthetic splits; run `make book` (notebook 00) first")
     size = args.size
-    n_val = max(1, args.n_temperate // 4)
-    temperate = ensure_splits(args.out / "temperate", n_train=args.n_temperate, n_val=n_val,
-                              n_test=n_val, size=size, seed=args.seed + 1, temperate_share=1.0)
+    polar_train = {"TRAIN": find_products(polar / "TRAIN"),
+                   "VALIDATION": find_products(polar / "VALIDATION")}
+    if args.cloud_model != "setting":  # the same polar scenes with another cloud model
+        saved = json.loads((polar / "synth_splits.json").read_text())
+        polar_train = ensure_splits(args.out / "polar", n_train=saved["n_train"],
+                                    n_val=saved["n_val"], n_test=saved["n_test"],
+                                    size=saved["size"], seed=saved["seed"],
+                                    cloud_model=args.cloud_model)
+    temperate = {"TRAIN": [], "VALIDATION": [], "TEST": []}
+    if args.n_temperate > 0:
+        n_val = max(1, args.n_temperate // 4)
+        temperate = ensure_splits(args.out / "temperate", n_train=args.n_temperate, n_val=n_val,
+                                  n_test=n_val, size=size, seed=args.seed + 1,
+                                  temperate_share=1.0, cloud_model=None
+                                  if args.cloud_model == "setting" else args.cloud_model)
     # the "after" training and validation folders: polar + temperate products (links)
     folders = {}
-    for split, polar_split in (("TRAIN", "TRAIN"), ("VALIDATION", "VALIDATION")):
+    for split in ("TRAIN", "VALIDATION"):
         folder = args.out / "mixed" / split
         folder.mkdir(parents=True, exist_ok=True)
-        for product in find_products(polar / polar_split) + temperate[split]:
+        for product in polar_train[split] + temperate[split]:
             link = folder / product.name
             if not link.exists():
                 os.symlink(product.resolve(), link)
@@ -106,8 +125,7 @@ def main() -> None:
 
     models = [Method.wrap(DfmaskModel(before, name="before", label="stage 0, polar only")),
               Method.wrap(DfmaskModel(args.out / "runs" / "after" / "best.pt", name="after",
-                                      label="stage 0, + temperate"
-                                      + (" + photometric" if args.photometric else "")))]
+                                      label=after_label(args)))]
     checks = run_real_checks(models + [Method.wrap(OwnFmaskB08)], repeats=1)
     checks.to_csv(args.out / "real_checks.csv")
     keep = ("method", "ukis OA", "ukis cloud IoU", "ukis shadow IoU", "ukis water IoU",
@@ -115,16 +133,32 @@ def main() -> None:
             "glacier mean acc", "glacier called cloud %")
     print("\nreal data checks (held out; nothing here trains on them):")
     print(format_table([{k: r[k] for k in keep} for r in checks.table()]))
-    for name, folder in (("polar TEST (the default book's)", polar / "TEST"),
-                         ("temperate TEST", args.out / "temperate" / "TEST")):
-        comp = compare_products(find_products(folder), models + [Method.wrap(OwnFmask)],
-                                repeats=1)
-        comp.to_csv(args.out / f"{'polar' if 'polar' in name else 'temperate'}_test.csv")
+    tests = [("polar TEST (the default book's)", "polar", find_products(polar / "TEST"))]
+    if args.cloud_model != "setting":
+        tests.append((f"polar TEST with {args.cloud_model} clouds", "polar_model",
+                      polar_train["TEST"]))
+    if temperate["TEST"]:
+        tests.append(("temperate TEST", "temperate", temperate["TEST"]))
+    for name, stem, products in tests:
+        comp = compare_products(products, models + [Method.wrap(OwnFmask)], repeats=1)
+        comp.to_csv(args.out / f"{stem}_test.csv")
         print(f"\nsynthetic {name}, whole scenes, pooled:")
         print(format_table([{k: r[k] for k in ("method", "OA", "IoU clear land", "IoU cloud",
                                                 "IoU cloud shadow", "IoU snow/ice", "IoU water",
                                                 "mIoU")} for r in comp.overall()]))
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
+
+
+def after_label(args: argparse.Namespace) -> str:
+    """What the 'after' model was trained on, in words."""
+    parts = ["stage 0, polar"]
+    if args.cloud_model != "setting":
+        parts.append(f"({args.cloud_model} clouds)")
+    if args.n_temperate:
+        parts.append(f"+ {args.n_temperate} temperate")
+    if args.photometric:
+        parts.append("+ photometric")
+    return " ".join(parts)
 
 
 if __name__ == "__main__":

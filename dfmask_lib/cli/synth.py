@@ -29,9 +29,13 @@ __all__ = ["synth"]
               show_default=True,
               help="Share of each split's scenes that are temperate/mixed landscapes "
                    "(farmland, forest, towns); 0 = polar only.")
+@click.option("--cloud-model", type=click.Choice(["setting", "beer_lambert", "two_stream"]),
+              default="setting", show_default=True,
+              help="How clouds mix with the surface: each landscape's own model (polar "
+                   "beer_lambert, temperate two_stream), or one model for every scene.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty OUTDIR.")
 def synth(outdir: Path, n_train: int, n_val: int, n_test: int, size: int, seed: int,
-          temperate_share: float, overwrite: bool) -> None:
+          temperate_share: float, cloud_model: str, overwrite: bool) -> None:
     """Write synthetic polar/mountain Sentinel-2 L1C SAFE products with exact truth.
 
     Each product is a real-layout .SAFE folder (lossless JPEG2000 bands, MTD_MSIL1C.xml,
@@ -41,6 +45,7 @@ def synth(outdir: Path, n_train: int, n_val: int, n_test: int, size: int, seed: 
     from ..synthetic.splits import write_splits  # numpy/rasterio only when the command runs
 
     out = write_splits(outdir, n_train, n_val, n_test, size, seed, overwrite=overwrite,
-                       temperate_share=temperate_share)
+                       temperate_share=temperate_share,
+                       cloud_model=None if cloud_model == "setting" else cloud_model)
     for split, paths in out.items():
         click.echo(f"{split}: {len(paths)} products in {outdir / split}")

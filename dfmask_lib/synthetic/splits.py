@@ -32,6 +32,7 @@ from ..atomic import atomic_dir
 from ..config import load_config, save_config
 from ..errors import ConfigError
 from .safe_writer import ProductInfo, write_safe
+from .clouds import CLOUD_MODELS
 from .scene import MIN_SIZE, SynthConfig, generate
 from ..progress import disable_bar
 
@@ -42,7 +43,7 @@ __all__ = ["SplitsConfig", "DEFAULT_SPLITS", "Location", "LOCATIONS", "TEMPERATE
 
 SPLITS: tuple[str, ...] = ("TRAIN", "VALIDATION", "TEST")
 #: Version of the generator's output (spectra, scene model, writer).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: two-stream clouds in the temperate settings
 CONFIG_NAME = "synth_splits.json"
 
 
@@ -61,6 +62,8 @@ class SplitsConfig:
     #                                   are rewritten by ensure_splits
     temperate_share: float = 0.0  # share of each split's scenes that are temperate/mixed
     #                               landscapes (cloud over vegetation); 0 = the paper's polar set
+    cloud_model: str | None = None  # None: each setting's own (polar "beer_lambert", temperate
+    #                                 "two_stream"); else that model for every scene
 
     def __post_init__(self) -> None:
         for name in ("n_train", "n_val", "n_test"):
@@ -76,6 +79,9 @@ class SplitsConfig:
         if self.size < MIN_SIZE or self.size % 6:
             raise ConfigError(f"size must be a multiple of 6 and at least {MIN_SIZE} px "
                               f"(10/20/60 m grids must align), got {self.size}")
+        if self.cloud_model is not None and self.cloud_model not in CLOUD_MODELS:
+            raise ConfigError(f"cloud_model (--cloud-model) must be one of {CLOUD_MODELS}, got "
+                              f"{self.cloud_model!r}")
         if not 0.0 <= self.temperate_share <= 1.0:
             raise ConfigError("temperate_share (--temperate-share) must be in [0, 1], got "
                               f"{self.temperate_share}")
@@ -291,9 +297,12 @@ def _scene(loc: Location, cfg: SplitsConfig, rng: np.random.Generator,
     uly = math.ceil((ys[0] + half) / 60.0) * 60.0
     near = float(rng.uniform(0.5, 6.0))
     mix = rng.dirichlet([2.0, 1.0, 1.5, 1.2])
+    setting = dict(SETTINGS[loc.setting])
+    if cfg.cloud_model is not None:
+        setting["cloud_model"] = cfg.cloud_model
     synth = replace(
         SynthConfig(size=cfg.size, seed=int(np.random.SeedSequence([cfg.seed, index]).generate_state(1)[0])),
-        **SETTINGS[loc.setting],
+        **setting,
         cloud_cover=float(rng.uniform(0.1, 0.5)),
         cloud_mix=tuple(round(float(m), 4) for m in mix),
         sun_zenith=round(sun_zenith, 3), sun_azimuth=round(sun_azimuth, 3),
@@ -316,8 +325,8 @@ def write_splits(outdir: str | os.PathLike, n_train: int = DEFAULT_SPLITS.n_trai
                  n_val: int = DEFAULT_SPLITS.n_val, n_test: int = DEFAULT_SPLITS.n_test,
                  size: int = DEFAULT_SPLITS.size, seed: int = DEFAULT_SPLITS.seed,
                  overwrite: bool = False, progress: bool = True,
-                 temperate_share: float = DEFAULT_SPLITS.temperate_share
-                 ) -> dict[str, list[Path]]:
+                 temperate_share: float = DEFAULT_SPLITS.temperate_share,
+                 cloud_model: str | None = None) -> dict[str, list[Path]]:
     """Generate and write all splits as L1C SAFE products under ``outdir/{TRAIN,VALIDATION,TEST}``.
 
     The whole OUTDIR is written atomically; ``synth_splits.json`` records the request and each
@@ -326,12 +335,14 @@ def write_splits(outdir: str | os.PathLike, n_train: int = DEFAULT_SPLITS.n_trai
     Returns:
         split name -> list of ``.SAFE`` paths.
 
-    ``temperate_share`` makes that share of each split temperate/mixed (see the module doc).
+    ``temperate_share`` makes that share of each split temperate/mixed (see the module doc);
+    ``cloud_model`` forces one of :data:`~.clouds.CLOUD_MODELS` on every scene.
 
     Raises:
         ConfigError: impossible counts or size, or a non-empty ``outdir`` without ``overwrite``.
     """
-    cfg = SplitsConfig(n_train, n_val, n_test, size, seed, temperate_share=temperate_share)
+    cfg = SplitsConfig(n_train, n_val, n_test, size, seed, temperate_share=temperate_share,
+                       cloud_model=cloud_model)
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise ConfigError(f"{outdir} is a file; give a folder for the synthetic scenes")
@@ -361,10 +372,11 @@ def ensure_splits(outdir: str | os.PathLike, n_train: int = DEFAULT_SPLITS.n_tra
                   n_val: int = DEFAULT_SPLITS.n_val, n_test: int = DEFAULT_SPLITS.n_test,
                   size: int = DEFAULT_SPLITS.size, seed: int = DEFAULT_SPLITS.seed,
                   progress: bool = True,
-                  temperate_share: float = DEFAULT_SPLITS.temperate_share
-                  ) -> dict[str, list[Path]]:
+                  temperate_share: float = DEFAULT_SPLITS.temperate_share,
+                  cloud_model: str | None = None) -> dict[str, list[Path]]:
     """Reuse the splits in ``outdir`` if they were made with the same request, else (re)write."""
-    cfg = SplitsConfig(n_train, n_val, n_test, size, seed, temperate_share=temperate_share)
+    cfg = SplitsConfig(n_train, n_val, n_test, size, seed, temperate_share=temperate_share,
+                       cloud_model=cloud_model)
     saved = Path(outdir) / CONFIG_NAME
     if saved.exists():
         try:
@@ -377,5 +389,6 @@ def ensure_splits(outdir: str | os.PathLike, n_train: int = DEFAULT_SPLITS.n_tra
     elif Path(outdir).exists() and any(Path(outdir).iterdir()):
         raise ConfigError(f"{outdir} holds files but no {CONFIG_NAME}; not replacing them")
     return write_splits(outdir, n_train, n_val, n_test, size, seed, overwrite=True,
-                        progress=progress, temperate_share=temperate_share)
+                        progress=progress, temperate_share=temperate_share,
+                        cloud_model=cloud_model)
 

@@ -182,3 +182,24 @@ def test_field_parcels_are_rectangular_patches():
     sizes = np.bincount(np.unique(ids, return_inverse=True)[1].ravel())
     assert ids.shape == (96, 96) and len(sizes) > 10
     assert np.median(sizes) > 50  # parcels of ~12 x 24 px, cut by the scene edge
+
+
+def test_two_stream_cloud_keeps_the_red_edge_of_vegetation():
+    """Under the two-stream model labelled cloud over farmland is brighter in B08 than in B02,
+    as real cumulus over vegetation is; under Beer-Lambert it is as flat as the cloud itself."""
+    from dfmask_lib.synthetic.clouds import label_tau
+    from dfmask_lib.synthetic.splits import SETTINGS
+
+    assert SETTINGS["temperate_lowland"]["cloud_model"] == "two_stream"
+    ratios = {}
+    for model in ("beer_lambert", "two_stream"):
+        c = SynthConfig(size=120, seed=3, sun_zenith=35.0,
+                        **{**SETTINGS["temperate_lowland"], "cloud_model": model})
+        s = generate(c)
+        cloud = s.truth == CLOUD
+        np.testing.assert_array_equal(cloud, (s.cloud_tau > label_tau(c.cloud_tau, model))
+                                      & s.valid)
+        ratios[model] = float(np.median(s.reflectance[7][cloud] / s.reflectance[1][cloud]))
+    assert ratios == pytest.approx({"beer_lambert": 1.0525, "two_stream": 1.1485}, abs=1e-3)
+    with pytest.raises(ConfigError, match="cloud_model"):
+        SynthConfig(cloud_model="mie")
