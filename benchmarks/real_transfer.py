@@ -6,11 +6,13 @@ Two stage-0 U-Nets (the supervised baseline: all patches, Fmask labels) are comp
 * **before**: the default study's model, trained on the 16 polar synthetic TRAIN scenes of the
   default book (``data/generated/default/runs/synthetic/stage0/best.pt``, or ``--before``); when
   it is missing it is trained here on the same data with the same settings;
-* **after**: trained on the same 16 polar scenes plus ``--n-temperate`` *temperate* synthetic
-  scenes (farmland, forest, towns: ``dfmask synth --temperate-share 1``, spectra from unscored
-  real training scenes, see ``dfmask_lib/synthetic/make_spectra.py``), validated on the polar
-  VALIDATION scenes plus the temperate ones, with photometric augmentation (``--photometric``,
-  default on; it turns the geometric augmentation on as well).
+* **after**: trained on the same 16 polar scenes, changed by the options: ``--cloud-model``
+  regenerates them with another cloud model (``two_stream``: the surface shows through thick
+  cloud, see ``dfmask_lib/synthetic/clouds.py``); ``--n-temperate N`` adds N *temperate*
+  synthetic scenes (farmland, forest, towns: ``dfmask synth --temperate-share 1``, spectra from
+  unscored real training scenes, see ``dfmask_lib/synthetic/make_spectra.py``; 0 = none), their
+  validation scenes joining the polar VALIDATION; ``--photometric`` (default on) adds photometric
+  augmentation (it turns the geometric augmentation on as well).
 
 Both are scored on the *real* data checks (:mod:`dfmask_lib.realchecks`: the ukis chip at 10 and
 20 m, 18SVG false cloud, Betsiboka, the Alaska glacier points), against the project's Fmask with
@@ -18,13 +20,18 @@ B08 for B8A, and on the whole synthetic polar TEST scenes of the default book (t
 not get worse) and the temperate TEST scenes. Nothing here trains on real data: the real checks
 are held out.
 
-Usage::
+Usage (the four measured variants, whose records are in ``benchmarks/records/``)::
 
-    python benchmarks/real_transfer.py                      # 8 temperate scenes, 40 epochs
-    python benchmarks/real_transfer.py --epochs 20 --n-temperate 4
+    python benchmarks/real_transfer.py                                  # + 8 temperate, photometric
+    python benchmarks/real_transfer.py --no-photometric                 # + 8 temperate
+    python benchmarks/real_transfer.py --n-temperate 0 --photometric    # polar, photometric
+    python benchmarks/real_transfer.py --n-temperate 0 --no-photometric --cloud-model two_stream
 
-Everything goes to ``data/generated/real_transfer/`` (cached like the book: reruns reuse what is
-up to date).
+Each run takes 10-20 minutes on 2 cores. Scenes, patches and runs go to ``--out`` (default
+``data/generated/real_transfer/``, cached like the book: reruns reuse what is up to date; give
+each variant its own ``--out``). The record (:mod:`dfmask_lib.transfer`) goes to
+``benchmarks/records/real_transfer_<variant>.json``; notebook ``06_comparison`` renders every
+record there as the before/after table, so commit it to update the book.
 """
 
 from __future__ import annotations
@@ -55,6 +62,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=504,
                         help="side of the temperate scenes, px (the default book's: 504)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--record", type=Path, default=None,
+                        help="where to write the record (default: benchmarks/records/"
+                             "real_transfer_<variant>.json, which the book reads)")
     args = parser.parse_args()
 
     from dfmask_lib.compare import compare_products
@@ -67,6 +77,8 @@ def main() -> None:
     from dfmask_lib.realchecks import run_real_checks
     from dfmask_lib.synthetic.splits import ensure_splits
     from dfmask_lib.train import TrainConfig, train
+    from dfmask_lib.transfer import RECORD_DIR, write_record
+    from dfmask_lib.version import version_string
 
     t0 = time.perf_counter()
     polar = args.default_dir / "synthetic"
@@ -139,14 +151,34 @@ def main() -> None:
                       polar_train["TEST"]))
     if temperate["TEST"]:
         tests.append(("temperate TEST", "temperate", temperate["TEST"]))
+    synthetic = {}
     for name, stem, products in tests:
         comp = compare_products(products, models + [Method.wrap(OwnFmask)], repeats=1)
         comp.to_csv(args.out / f"{stem}_test.csv")
+        synthetic[stem] = comp.overall()
         print(f"\nsynthetic {name}, whole scenes, pooled:")
         print(format_table([{k: r[k] for k in ("method", "OA", "IoU clear land", "IoU cloud",
                                                 "IoU cloud shadow", "IoU snow/ice", "IoU water",
                                                 "mIoU")} for r in comp.overall()]))
-    print(f"\ntotal {time.perf_counter() - t0:.0f} s")
+    seconds = time.perf_counter() - t0
+    record = args.record or RECORD_DIR / f"real_transfer_{variant_name(args)}.json"
+    write_record(record, variant=variant_name(args), label=after_label(args),
+                 code_version=version_string(), args=vars(args), seconds=seconds,
+                 epochs={"after": res.epochs_run, "best_epoch": res.best_epoch},
+                 real_checks=checks.table(), synthetic=synthetic)
+    print(f"\nrecord: {record} (the book's 06_comparison reads it); total {seconds:.0f} s")
+
+
+def variant_name(args: argparse.Namespace) -> str:
+    """File-name tag of the variant, e.g. ``polar-two_stream`` or ``temperate8-photometric``."""
+    parts = [f"temperate{args.n_temperate}" if args.n_temperate else "polar"]
+    if args.cloud_model != "setting":
+        parts.append(args.cloud_model)
+    if args.photometric:
+        parts.append("photometric")
+    if args.epochs != 40:
+        parts.append(f"{args.epochs}ep")
+    return "-".join(parts)
 
 
 def after_label(args: argparse.Namespace) -> str:
