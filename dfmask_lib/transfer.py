@@ -32,7 +32,7 @@ from .atomic import write_json
 from .errors import DataFileError
 
 __all__ = ["RECORD_VERSION", "RECORD_DIR", "REAL_COLUMNS", "SYNTHETIC_COLUMNS", "write_record",
-           "load_records", "transfer_table", "real_wins"]
+           "load_records", "transfer_table", "synthetic_rows", "real_wins"]
 
 RECORD_VERSION = 1
 #: Where the committed records are, relative to the project root.
@@ -128,6 +128,24 @@ def transfer_table(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
         polar_fmask = next((r for r in first["synthetic"]["polar"]
                             if str(r.get("method", "")).startswith("Fmask 4")), None)
         rows.append(_row(fmask[0]["method"], fmask[0], polar_fmask))
+    return rows
+
+
+def synthetic_rows(records: Sequence[Mapping[str, Any]],
+                   columns: Sequence[str] = ("OA", "IoU clear land", "IoU cloud", "mIoU")
+                   ) -> list[dict[str, Any]]:
+    """Every record's synthetic TEST rows, pooled per TEST set: ``variant``, ``TEST set``,
+    ``method`` and ``columns`` (NaN where absent); the polar set first within each record."""
+    rows = []
+    for rec in records:
+        sets = sorted(rec["synthetic"], key=lambda k: (k != "polar", k))
+        for name in sets:
+            for r in rec["synthetic"][name]:
+                row = {"variant": rec["variant"], "TEST set": name, "method": r.get("method")}
+                for col in columns:
+                    v = r.get(col)
+                    row[col] = math.nan if v is None else float(v)
+                rows.append(row)
     return rows
 
 

@@ -49,6 +49,8 @@ out_dir = "data/generated/default/comparison"
 n_maps = 2
 n_spectra = 4
 stretch = [2.0, 98.0]
+# Records of the synthetic-to-real experiments (benchmarks/real_transfer.py), rendered in 3.
+record_dir = "benchmarks/records"
 
 # %%
 import warnings
@@ -65,6 +67,7 @@ from dfmask_lib.peers.methods import (DfmaskModel, Method, mapping_rows, method_
 from dfmask_lib.peers.published import published_rows
 from dfmask_lib.products import find_products
 from dfmask_lib.realchecks import CHECK_DATA, run_real_checks
+from dfmask_lib.transfer import load_records, real_wins, synthetic_rows, transfer_table
 from dfmask_lib.realdata import BUNDLED
 from dfmask_lib.spectra import (betsiboka_spectra, error_sources, product_spectra, svg18_spectra,
                                 ukis_spectra)
@@ -227,6 +230,37 @@ rows_spectra = product_spectra(train_products, source="synthetic TRAIN") + ukis_
 fig = plots.spectra_figure(rows_spectra, classes=[1, 2, 3, 5],
                            title="median TOA spectra (25-75 % band): synthetic vs real")
 plt.show()
+
+# %% [markdown]
+# ### Closing the gap: what was tried, before and after
+#
+# Each candidate change to the training data or augmentation was measured by
+# `benchmarks/real_transfer.py`: a stage-0 network trained with the change ("after") against
+# the default study's stage 0 ("before", the supervised model of `03_stage0`), both scored on the
+# real-data checks above and on the synthetic polar TEST scenes of this book (which must not get
+# worse). A variant takes 10-20 minutes of CPU time, more than this book can spend, so the
+# benchmark writes one record per variant to `benchmarks/records/` and this section renders
+# those files (`dfmask_lib.transfer`); the code version and date of each are printed with it.
+# A change is kept only if it helps on the real checks as a whole.
+
+# %%
+records = load_records(Path(record_dir))
+for rec in records:
+    print(f"{rec['variant']}: {rec['label']}; code {rec['code_version']}, {rec['date'][:10]}, "
+          f"{rec['seconds'] / 60:.0f} min on {rec['machine']}")
+transfer = transfer_table(records)
+if transfer:
+    before_row = transfer[0]
+    for row in transfer:
+        won, compared = real_wins(row, before_row)
+        row["better than before"] = f"{won} of {compared}" if row is not before_row else ""
+    print(format_table(transfer))
+    print()
+    print("The same variants on the synthetic TEST sets (Fmask is the teacher of every stage-0 "
+          "model: where its labels are wrong, the network learns the error):")
+    print(format_table(synthetic_rows(records)))
+else:
+    print(f"no records in {record_dir}: run benchmarks/real_transfer.py")
 
 # %% [markdown]
 # ## 4. Speed

@@ -11,7 +11,7 @@ import pytest
 from dfmask_lib import realchecks as rc
 from dfmask_lib.errors import DataFileError
 from dfmask_lib.transfer import (RECORD_DIR, REAL_COLUMNS, load_records, real_wins,
-                                 transfer_table, write_record)
+                                 synthetic_rows, transfer_table, write_record)
 
 BEFORE, FMASK = "stage 0, polar only", "Fmask 4 (dfmask), B08 as B8A"
 
@@ -55,6 +55,10 @@ def test_records_round_trip_into_the_before_after_table(tmp_path):
     # better ukis OA, worse 18SVG false cloud; Betsiboka has no before value
     assert real_wins(rows[1], rows[0]) == (1, 2)
     assert real_wins(rows[2], rows[0]) == (0, 2)
+    syn = synthetic_rows(records, columns=("OA", "IoU cloud"))
+    assert [(r["variant"], r["method"]) for r in syn][:2] == [
+        ("polar-photometric", BEFORE), ("polar-photometric", "stage 0, polar + photometric")]
+    assert syn[1]["OA"] == 0.83 and math.isnan(syn[1]["IoU cloud"]) and len(syn) == 6
 
 
 def test_no_records_and_bad_records(tmp_path):
