@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -62,10 +63,24 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=504,
                         help="side of the temperate scenes, px (the default book's: 504)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--curve", type=int, default=0, metavar="N",
+                        help="keep every N-th epoch of the 'after' run and score each on the "
+                             "real checks and the polar TEST scenes (the transfer curve)")
     parser.add_argument("--record", type=Path, default=None,
                         help="where to write the record (default: benchmarks/records/"
                              "real_transfer_<variant>.json, which the book reads)")
+    parser.add_argument("--from-outputs", type=Path, default=None, metavar="LOG",
+                        help="train and score nothing: rebuild the record of a finished run from "
+                             "the CSV files in --out and its printed log LOG (for runs made "
+                             "before records existed); needs --code-version")
+    parser.add_argument("--code-version", default=None,
+                        help="with --from-outputs: the code version the run was made with")
     args = parser.parse_args()
+    if args.from_outputs is not None:
+        if not args.code_version:
+            raise SystemExit("--from-outputs needs --code-version (the run's commit)")
+        print(f"record: {record_from_outputs(args)}")
+        return
 
     from dfmask_lib.compare import compare_products
     from dfmask_lib.fmask import ensure_fmask
@@ -130,8 +145,15 @@ def main() -> None:
         before = args.out / "runs" / "before" / "best.pt"
     cfg = TrainConfig(**base, augment=True if args.photometric else None,
                       photometric=args.photometric)
+    curve_dir = args.out / "runs" / "after_epochs"
+
+    def keep_epoch(epoch: int, last: Path) -> None:
+        if args.curve and (epoch % args.curve == 0 or epoch == args.epochs):
+            curve_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(last, curve_dir / f"epoch_{epoch:03d}.pt")
+
     res = train(cfg, train_h5, val_h5, args.out / "runs" / "after", resume=True,
-                restart_on_change=True)
+                restart_on_change=True, on_epoch=keep_epoch)
     print(f"after: {res.epochs_run} epochs, best validation mIoU {res.best_miou:.3f} at epoch "
           f"{res.best_epoch}; {time.perf_counter() - t0:.0f} s so far", flush=True)
 
@@ -160,13 +182,91 @@ def main() -> None:
         print(format_table([{k: r[k] for k in ("method", "OA", "IoU clear land", "IoU cloud",
                                                 "IoU cloud shadow", "IoU snow/ice", "IoU water",
                                                 "mIoU")} for r in comp.overall()]))
+    curve = score_curve(args, curve_dir, res, find_products(polar / "TEST")) if args.curve else []
     seconds = time.perf_counter() - t0
     record = args.record or RECORD_DIR / f"real_transfer_{variant_name(args)}.json"
+    plain = {k: v for k, v in vars(args).items() if k not in ("from_outputs", "code_version")}
     write_record(record, variant=variant_name(args), label=after_label(args),
-                 code_version=version_string(), args=vars(args), seconds=seconds,
+                 code_version=version_string(), args=plain, seconds=seconds,
                  epochs={"after": res.epochs_run, "best_epoch": res.best_epoch},
-                 real_checks=checks.table(), synthetic=synthetic)
+                 real_checks=checks.table(), synthetic=synthetic, curve=curve)
     print(f"\nrecord: {record} (the book's 06_comparison reads it); total {seconds:.0f} s")
+
+
+def score_curve(args: argparse.Namespace, curve_dir: Path, res, polar_test: list[Path]
+                ) -> list[dict[str, object]]:
+    """Every kept epoch of the "after" run scored on the real checks (not ukis-20m) and on the
+    polar TEST scenes: the transfer curve against the synthetic validation mIoU."""
+    from dfmask_lib.compare import compare_products
+    from dfmask_lib.peers.methods import DfmaskModel, Method
+    from dfmask_lib.realchecks import run_real_checks
+
+    paths = [p for p in sorted(curve_dir.glob("epoch_*.pt"))
+             if int(p.stem.split("_")[1]) <= res.epochs_run]
+    models = [Method.wrap(DfmaskModel(p, name=p.stem, label=p.stem)) for p in paths]
+    checks = {r["method"]: r for r in run_real_checks(
+        models, checks=("ukis", "18svg", "betsiboka", "glacier")).table()}
+    polar = {r["method"]: r for r in compare_products(polar_test, models).overall()}
+    rows = []
+    for p in paths:
+        epoch = int(p.stem.split("_")[1])
+        row: dict[str, object] = {"epoch": epoch,
+                                  "val_miou": float(res.history[epoch - 1]["val_miou"])}
+        row.update({k: checks[p.stem][k] for k in ("ukis OA", "ukis cloud IoU",
+                                                    "18SVG false cloud %", "Betsiboka cloud IoU",
+                                                    "glacier mean acc")})
+        row.update({"polar TEST OA": polar[p.stem]["OA"], "polar TEST mIoU": polar[p.stem]["mIoU"]})
+        rows.append(row)
+    return rows
+
+
+def _csv_rows(path: Path) -> list[dict[str, object]]:
+    """Rows of a result CSV, numbers as floats (``nan`` -> NaN), text as text."""
+    import csv
+
+    def value(v: str) -> object:
+        try:
+            return float(v)
+        except ValueError:
+            return v
+
+    with open(path, newline="") as f:
+        return [{k: value(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def record_from_outputs(args: argparse.Namespace) -> Path:
+    """The record of a finished run, from its CSV outputs in ``args.out`` and its printed log
+    (the "after: N epochs, best validation mIoU M at epoch E" and "total S s" lines)."""
+    import re
+
+    from dfmask_lib.transfer import RECORD_DIR, write_record
+
+    log = args.from_outputs.read_text().replace("\r", "\n")
+    epochs = re.search(r"after: (\d+) epochs, best validation mIoU [\d.]+ at epoch (\d+)", log)
+    total = re.search(r"total (\d+) s", log)
+    if epochs is None or total is None:
+        raise SystemExit(f"{args.from_outputs}: no 'after: ... epochs' or 'total ... s' line")
+    label = after_label(args)
+
+    def relabel(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+        # rows are [before, after, Fmask ...]; older runs named the after model differently
+        return [{**r, "method": label} if i == 1 else r for i, r in enumerate(rows)]
+
+    synthetic = {}
+    for path in sorted(args.out.glob("*_test.csv")):
+        rows = _csv_rows(path)
+        pooled = [r for r in rows if r["scene"] == "pooled"]
+        synthetic[path.stem.removesuffix("_test")] = relabel(pooled or rows)
+    record = args.record or RECORD_DIR / f"real_transfer_{variant_name(args)}.json"
+    plain = {k: v for k, v in vars(args).items() if k not in ("from_outputs", "code_version")}
+    return write_record(record, variant=variant_name(args), label=label,
+                        code_version=f"{args.code_version} (record rebuilt from the run's CSV "
+                                     "outputs)",
+                        args=plain, seconds=float(total.group(1)),
+                        epochs={"after": int(epochs.group(1)),
+                                "best_epoch": int(epochs.group(2))},
+                        real_checks=relabel(_csv_rows(args.out / "real_checks.csv")),
+                        synthetic=synthetic)
 
 
 def variant_name(args: argparse.Namespace) -> str:

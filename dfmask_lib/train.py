@@ -32,7 +32,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -453,6 +453,7 @@ def train(
     restart_on_change: bool = False,
     labels: np.ndarray | None = None,
     progress: bool = True,
+    on_epoch: Callable[[int, Path], None] | None = None,
 ) -> TrainResult:
     """Train one stage; resume from ``out_dir/last.pt`` when ``resume`` (bit-identical on CPU).
 
@@ -469,6 +470,9 @@ def train(
             outside ``full`` mode (they come from the previous stage's model:
             :func:`dfmask_lib.pseudolabels.relabel`); the class weights follow them.
         progress: show tqdm bars.
+        on_epoch: called as ``on_epoch(epoch, last_pt)`` after each epoch's checkpoint is
+            written (1-based epoch; e.g. to keep or score every epoch's weights). Not part of
+            the run's configuration: it never changes what is trained.
 
     Raises:
         ConfigError: an impossible setting, an existing run without ``resume``, or a resume with
@@ -577,6 +581,8 @@ def train(
             _save(out_dir / "best.pt", ckpt)
         _save(last, ckpt)  # last, so that a crash in between resumes from the older epoch
         _write_logs(out_dir, history)
+        if on_epoch is not None:
+            on_epoch(epoch + 1, last)
         epochs.set_postfix(loss=f"{row['train_loss']:.3f}", miou=f"{row['val_miou']:.3f}")
         if stopped:
             break

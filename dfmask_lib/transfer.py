@@ -15,7 +15,9 @@ Record contract (``RECORD_VERSION`` 1)::
      "code_version": str, "date": ISO 8601, "machine": str, "seconds": float,
      "args": {...}, "epochs": {"after": int, "best_epoch": int},
      "real_checks": [row, ...],               # RealChecks.table(): COLUMNS, NaN -> null
-     "synthetic": {"polar": [row, ...], ...}} # Comparison.overall() per TEST set
+     "synthetic": {"polar": [row, ...], ...}, # Comparison.overall() per TEST set
+     "curve": [{"epoch", "val_miou", <real columns>, "polar TEST OA", "polar TEST mIoU"}]}
+                                              # optional (``--curve``): the after run per epoch
 """
 
 from __future__ import annotations
@@ -49,8 +51,10 @@ _KEYS = ("record", "version", "variant", "label", "code_version", "real_checks",
 def write_record(path: str | os.PathLike, *, variant: str, label: str, code_version: str,
                  args: Mapping[str, Any], seconds: float, epochs: Mapping[str, int],
                  real_checks: Sequence[Mapping[str, Any]],
-                 synthetic: Mapping[str, Sequence[Mapping[str, Any]]]) -> Path:
-    """Write one experiment's record (atomic, strict JSON; see the module contract)."""
+                 synthetic: Mapping[str, Sequence[Mapping[str, Any]]],
+                 curve: Sequence[Mapping[str, Any]] = ()) -> Path:
+    """Write one experiment's record (atomic, strict JSON; see the module contract);
+    ``curve``: optional rows of the "after" run scored at several epochs."""
     if "polar" not in synthetic:
         raise ValueError("a record needs the polar synthetic TEST rows (synthetic['polar'])")
     return write_json(path, {
@@ -61,7 +65,8 @@ def write_record(path: str | os.PathLike, *, variant: str, label: str, code_vers
         "seconds": round(float(seconds), 1),
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in args.items()},
         "epochs": dict(epochs), "real_checks": [dict(r) for r in real_checks],
-        "synthetic": {k: [dict(r) for r in v] for k, v in synthetic.items()}})
+        "synthetic": {k: [dict(r) for r in v] for k, v in synthetic.items()},
+        "curve": [dict(r) for r in curve]})
 
 
 def load_records(folder: str | os.PathLike = RECORD_DIR) -> list[dict[str, Any]]:

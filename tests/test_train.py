@@ -520,3 +520,22 @@ def test_early_stopping_follows_the_10_epoch_moving_average(tmp_path: Path, monk
     assert int(np.argmax(ma)) + 1 == 20 and max(ma) == pytest.approx(0.64)
     assert res.best_epoch == 11 and res.best_miou == 1.0
     assert torch.load(tmp_path / "run" / "best.pt", weights_only=True)["epoch"] == 11
+
+
+def test_on_epoch_sees_every_epoch_checkpoint_and_changes_nothing(data, tmp_path: Path) -> None:
+    train_h5, val_h5 = data
+    seen = []
+
+    def keep(epoch: int, last: Path) -> None:
+        ckpt = torch.load(last, weights_only=True)
+        seen.append((epoch, ckpt["epoch"], round(float(ckpt["history"][-1]["val_miou"]), 6)))
+
+    plain = train(tiny(max_epochs=3), train_h5, val_h5, tmp_path / "a", progress=False)
+    hooked = train(tiny(max_epochs=3), train_h5, val_h5, tmp_path / "b", progress=False,
+                   on_epoch=keep)
+    assert [s[:2] for s in seen] == [(1, 1), (2, 2), (3, 3)]
+    assert [s[2] for s in seen] == [round(float(h["val_miou"]), 6) for h in plain.history]
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=True)
+    assert all(torch.equal(v, b["model"][k]) for k, v in a["model"].items())
+    assert hooked.best_epoch == plain.best_epoch
