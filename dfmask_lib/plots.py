@@ -467,3 +467,61 @@ def spectra_figure(
     if title:
         fig.suptitle(title)
     return fig
+
+
+def transfer_curves_figure(
+    curves: Mapping[str, Sequence[Mapping[str, Any]]],
+    columns: Sequence[str] = ("val_miou", "polar TEST OA", "ukis OA", "ukis cloud IoU",
+                              "Betsiboka cloud IoU", "glacier mean acc"),
+    *,
+    references: Mapping[str, Mapping[str, Any]] | None = None,
+    ncols: int = 3,
+    panel_size: tuple[float, float] = (4.0, 3.0),
+    title: str | None = None,
+) -> Figure:
+    """Scores against training epoch, one panel per column, one line per variant.
+
+    Args:
+        curves: variant label -> rows with ``epoch`` and the ``columns`` (the ``curve`` of a
+            :mod:`dfmask_lib.transfer` record); NaN values leave gaps.
+        columns: the row keys to draw, one panel each (``val_miou``: synthetic validation mIoU).
+        references: label -> row of fixed scores drawn as dashed horizontal lines (e.g. Fmask).
+        ncols, panel_size, title: layout.
+
+    Raises:
+        BandError: no curves, or a column missing from every row of every curve.
+    """
+    if not curves or not any(curves.values()):
+        raise BandError("transfer_curves_figure needs at least one curve with rows")
+    missing = [c for c in columns if not any(c in r for rows in curves.values() for r in rows)]
+    if missing:
+        raise BandError(f"curves lack columns {missing}")
+    nrows = -(-len(columns) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
+                             figsize=(panel_size[0] * ncols, panel_size[1] * nrows))
+    colours = plt.get_cmap("tab10")(np.arange(len(curves)) % 10)
+    names = {"val_miou": "synthetic VALIDATION mIoU"}
+    for ax, col in zip(axes.flat, columns):
+        for colour, (label, rows) in zip(colours, curves.items()):
+            epochs = [r["epoch"] for r in rows]
+            values = [np.nan if r.get(col) is None else float(r[col]) for r in rows]
+            ax.plot(epochs, values, "o-", ms=3, color=colour, label=label)
+        for k, (label, row) in enumerate((references or {}).items()):
+            if row.get(col) is not None and not np.isnan(float(row[col])):
+                ax.axhline(float(row[col]), ls="--", lw=1, color=str(0.2 + 0.25 * k),
+                           label=label)
+        ax.set(title=names.get(col, col), xlabel="epoch")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(columns):]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    for ax in list(axes.flat)[1:len(columns)]:  # references may appear in later panels only
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4),
+               frameon=False, fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return fig

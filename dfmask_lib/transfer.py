@@ -34,7 +34,8 @@ from .atomic import write_json
 from .errors import DataFileError
 
 __all__ = ["RECORD_VERSION", "RECORD_DIR", "REAL_COLUMNS", "SYNTHETIC_COLUMNS", "write_record",
-           "load_records", "transfer_table", "synthetic_rows", "real_wins"]
+           "load_records", "transfer_table", "synthetic_rows", "curves", "curve_summary",
+           "real_wins"]
 
 RECORD_VERSION = 1
 #: Where the committed records are, relative to the project root.
@@ -137,13 +138,15 @@ def transfer_table(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
 
 
 def synthetic_rows(records: Sequence[Mapping[str, Any]],
-                   columns: Sequence[str] = ("OA", "IoU clear land", "IoU cloud", "mIoU")
-                   ) -> list[dict[str, Any]]:
+                   columns: Sequence[str] = ("OA", "IoU clear land", "IoU cloud", "mIoU"),
+                   exclude: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Every record's synthetic TEST rows, pooled per TEST set: ``variant``, ``TEST set``,
-    ``method`` and ``columns`` (NaN where absent); the polar set first within each record."""
+    ``method`` and ``columns`` (NaN where absent); the polar set first within each record;
+    sets named in ``exclude`` left out (e.g. ``("polar",)``, already in :func:`transfer_table`)."""
     rows = []
     for rec in records:
-        sets = sorted(rec["synthetic"], key=lambda k: (k != "polar", k))
+        sets = sorted((k for k in rec["synthetic"] if k not in exclude),
+                      key=lambda k: (k != "polar", k))
         for name in sets:
             for r in rec["synthetic"][name]:
                 row = {"variant": rec["variant"], "TEST set": name, "method": r.get("method")}
@@ -151,6 +154,43 @@ def synthetic_rows(records: Sequence[Mapping[str, Any]],
                     v = r.get(col)
                     row[col] = math.nan if v is None else float(v)
                 rows.append(row)
+    return rows
+
+
+def curves(records: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Label -> curve rows (sorted by epoch, ``None`` -> NaN) of every record that has one."""
+    out = {}
+    for rec in records:
+        rows = rec.get("curve") or []
+        if rows:
+            out[rec["label"]] = sorted(({k: math.nan if v is None else v for k, v in r.items()}
+                                        for r in rows), key=lambda r: r["epoch"])
+    return out
+
+
+def curve_summary(curves_by_label: Mapping[str, Sequence[Mapping[str, Any]]], *,
+                  after_epoch: int = 10,
+                  columns: Sequence[str] = ("ukis OA", "ukis cloud IoU", "glacier mean acc",
+                                            "polar TEST OA")) -> list[dict[str, Any]]:
+    """One row per curve: the epoch the synthetic validation selects (highest ``val_miou`` among
+    the scored epochs) with its ``columns``, and each column's mean over the scored epochs after
+    ``after_epoch`` (robust to which single epoch is selected; NaN if none)."""
+    rows = []
+    for label, curve in curves_by_label.items():
+        scored = [r for r in curve if not math.isnan(float(r["val_miou"]))]
+        if not scored:
+            continue
+        chosen = max(scored, key=lambda r: float(r["val_miou"]))
+        late = [r for r in curve if r["epoch"] > after_epoch]
+        row: dict[str, Any] = {"variant": label, "epochs scored": len(curve),
+                               "selected epoch": int(chosen["epoch"])}
+        for col in columns:
+            row[f"{col} (selected)"] = float(chosen.get(col, math.nan))
+        for col in columns:
+            vals = [float(r[col]) for r in late if not math.isnan(float(r.get(col, math.nan)))]
+            row[f"{col} (mean > ep {after_epoch})"] = (sum(vals) / len(vals) if vals
+                                                       else math.nan)
+        rows.append(row)
     return rows
 
 

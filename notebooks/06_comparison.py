@@ -67,7 +67,8 @@ from dfmask_lib.peers.methods import (DfmaskModel, Method, mapping_rows, method_
 from dfmask_lib.peers.published import published_rows
 from dfmask_lib.products import find_products
 from dfmask_lib.realchecks import CHECK_DATA, run_real_checks
-from dfmask_lib.transfer import load_records, real_wins, synthetic_rows, transfer_table
+from dfmask_lib.transfer import (curve_summary, curves, load_records, real_wins, synthetic_rows,
+                                 transfer_table)
 from dfmask_lib.realdata import BUNDLED
 from dfmask_lib.spectra import (betsiboka_spectra, error_sources, product_spectra, svg18_spectra,
                                 ukis_spectra)
@@ -256,11 +257,27 @@ if transfer:
         row["better than before"] = f"{won} of {compared}" if row is not before_row else ""
     print(format_table(transfer))
     print()
-    print("The same variants on the synthetic TEST sets (Fmask is the teacher of every stage-0 "
-          "model: where its labels are wrong, the network learns the error):")
-    print(format_table(synthetic_rows(records)))
+    print("Variants with their own synthetic TEST scenes (temperate, or the polar scenes under "
+          "another cloud model). Fmask is the teacher of every stage-0 model: where its labels "
+          "are wrong, the network learns the error.")
+    print(format_table(synthetic_rows(records, exclude=("polar",))))
 else:
     print(f"no records in {record_dir}: run benchmarks/real_transfer.py")
+
+# %% [markdown]
+# Scoring one checkpoint per variant mixes the effect of a change with the epoch that the
+# synthetic validation happened to select. The records made with `--curve` score the "after" run
+# at every second epoch: synthetic validation and TEST scores against the real checks, epoch by
+# epoch, with the project's Fmask (B08 for B8A) as the dashed reference.
+
+# %%
+transfer_curves = curves(records)
+if transfer_curves:
+    fmask_ref = {row["model"]: row for row in transfer if row["model"].startswith("Fmask 4")}
+    plots.transfer_curves_figure(transfer_curves, references=fmask_ref,
+                                 title="stage 0 scores by training epoch: synthetic and real")
+    plt.show()
+    print(format_table(curve_summary(transfer_curves)))
 
 # %% [markdown]
 # ## 4. Speed

@@ -177,3 +177,24 @@ def test_disagreement_figure_codes_and_share() -> None:
     with pytest.raises(BandError, match="bool"):
         plots.disagreement_figure(disagree.astype(int), scored)
     plt.close("all")
+
+
+def test_transfer_curves_figure_one_line_per_variant_and_dashed_references() -> None:
+    rows_a = [{"epoch": 2, "val_miou": 0.3, "ukis OA": 0.8}, {"epoch": 4, "val_miou": 0.5,
+                                                              "ukis OA": float("nan")}]
+    rows_b = [{"epoch": 2, "val_miou": 0.4, "ukis OA": 0.7}]
+    fig = plots.transfer_curves_figure({"a": rows_a, "b": rows_b}, ("val_miou", "ukis OA"),
+                                       references={"Fmask": {"ukis OA": 0.697}}, ncols=2)
+    ax_val, ax_ukis = fig.axes[:2]
+    assert ax_val.get_title() == "synthetic VALIDATION mIoU" and ax_ukis.get_title() == "ukis OA"
+    assert [line.get_label() for line in ax_val.get_lines()] == ["a", "b"]
+    lines = ax_ukis.get_lines()
+    assert [line.get_label() for line in lines] == ["a", "b", "Fmask"]
+    assert lines[2].get_linestyle() == "--" and list(lines[2].get_ydata()) == [0.697, 0.697]
+    assert np.isnan(lines[0].get_ydata()[1])
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["a", "b", "Fmask"]
+    plt.close(fig)
+    with pytest.raises(BandError, match="lack columns"):
+        plots.transfer_curves_figure({"a": rows_a}, ("glacier mean acc",))
+    with pytest.raises(BandError, match="at least one curve"):
+        plots.transfer_curves_figure({})

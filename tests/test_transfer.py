@@ -10,7 +10,8 @@ import pytest
 
 from dfmask_lib import realchecks as rc
 from dfmask_lib.errors import DataFileError
-from dfmask_lib.transfer import (RECORD_DIR, REAL_COLUMNS, load_records, real_wins,
+from dfmask_lib.transfer import (RECORD_DIR, REAL_COLUMNS, curve_summary, curves, load_records,
+                                 real_wins,
                                  synthetic_rows, transfer_table, write_record)
 
 BEFORE, FMASK = "stage 0, polar only", "Fmask 4 (dfmask), B08 as B8A"
@@ -59,6 +60,29 @@ def test_records_round_trip_into_the_before_after_table(tmp_path):
     assert [(r["variant"], r["method"]) for r in syn][:2] == [
         ("polar-photometric", BEFORE), ("polar-photometric", "stage 0, polar + photometric")]
     assert syn[1]["OA"] == 0.83 and math.isnan(syn[1]["IoU cloud"]) and len(syn) == 6
+    assert synthetic_rows(records, exclude=("polar",)) == []
+
+
+def test_curves_of_the_records_that_have_one(tmp_path):
+    _record(tmp_path, "polar", "stage 0, polar", 0.8, 0.83)
+    rows = [{"epoch": 4, "val_miou": 0.5, "ukis OA": None}, {"epoch": 2, "val_miou": 0.3,
+                                                             "ukis OA": 0.9}]
+    path = tmp_path / "real_transfer_curve.json"
+    rec = json.loads(_record(tmp_path, "x", "stage 0, x", 0.8, 0.83).read_text())
+    path.write_text(json.dumps({**rec, "variant": "curve", "label": "stage 0, c",
+                                "real_checks": [rec["real_checks"][0],
+                                                {**rec["real_checks"][1], "method": "stage 0, c"},
+                                                rec["real_checks"][2]],
+                                "curve": rows}))
+    got = curves(load_records(tmp_path))
+    assert list(got) == ["stage 0, c"]
+    assert [r["epoch"] for r in got["stage 0, c"]] == [2, 4]
+    assert got["stage 0, c"][0]["ukis OA"] == 0.9 and math.isnan(got["stage 0, c"][1]["ukis OA"])
+    (summary,) = curve_summary(got, after_epoch=1, columns=("ukis OA",))
+    assert summary == {"variant": "stage 0, c", "epochs scored": 2, "selected epoch": 4,
+                       "ukis OA (selected)": summary["ukis OA (selected)"],
+                       "ukis OA (mean > ep 1)": 0.9}
+    assert math.isnan(summary["ukis OA (selected)"])  # epoch 4 has the best val mIoU, no ukis
 
 
 def test_no_records_and_bad_records(tmp_path):
