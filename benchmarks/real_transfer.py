@@ -290,7 +290,8 @@ def after_label(args: argparse.Namespace) -> str:
         parts.append(f"+ {args.n_temperate} temperate")
     if args.photometric:
         parts.append("+ photometric")
-    return " ".join(parts)
+    label = " ".join(parts)
+    return label if args.epochs == 40 else f"{label}, {args.epochs} epochs"
 
 
 if __name__ == "__main__":
