@@ -280,6 +280,14 @@ if transfer_curves:
     print(format_table(curve_summary(transfer_curves)))
 
 # %% [markdown]
+# How to read this: compare the variants by their curves and by the means over the later epochs
+# (the last columns), not by the single checkpoint each one's synthetic validation selected; the
+# selected checkpoint is one draw from scores that move a lot from epoch to epoch. A change is
+# kept in the default study only if its curve is better on the real checks as a whole without
+# lowering the synthetic TEST curve; the README ("From synthetic to real") states which, if
+# any, passed. The epoch is never chosen by the real checks: they are held out.
+
+# %% [markdown]
 # ## 4. Speed
 #
 # Megapixels per second of each method on the scenes above, measured in this run (median of
