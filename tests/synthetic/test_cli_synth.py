@@ -56,3 +56,18 @@ def test_synth_temperate_share(tmp_path, capsys):
     landscapes = sorted(json.loads((p / "dfmask_synth.json").read_text())["config"]["landscape"]
                         for p in (tmp_path / "o" / "TRAIN").glob("*.SAFE"))
     assert landscapes == ["polar", "temperate"] or landscapes == ["mixed", "polar"]
+
+
+def test_cloud_model_is_applied_to_every_scene_and_recorded(tmp_path, capsys):
+    import json
+
+    code, _, _ = _run(["synth", str(tmp_path / "o"), "--n-train", "1", "--n-val", "0",
+                       "--n-test", "0", "--size", "48", "--cloud-model", "two_stream"], capsys)
+    assert code == 0
+    (product,) = (tmp_path / "o" / "TRAIN").glob("*.SAFE")
+    assert json.loads((product / "dfmask_synth.json").read_text())["config"]["cloud_model"] == \
+        "two_stream"
+    assert json.loads((tmp_path / "o" / "synth_splits.json").read_text())["cloud_model"] == \
+        "two_stream"
+    code, _, err = _run(["synth", str(tmp_path / "p"), "--cloud-model", "mie"], capsys)
+    assert code == 2 and "mie" in err and not (tmp_path / "p").exists()
