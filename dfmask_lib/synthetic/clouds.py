@@ -22,7 +22,7 @@ from ..geometry import shadow_offset
 from .terrain import fractal_noise
 
 __all__ = ["TAU_CLOUD", "CloudSpec", "CLOUD_SPECS", "CloudObject", "make_cloud", "opacity",
-           "CLOUD_MODELS", "ASYMMETRY_G", "label_tau",
+           "transmission", "CLOUD_MODELS", "ASYMMETRY_G", "label_tau",
            "paste_add", "cast_shadow"]
 
 #: Optical thickness above which a pixel is labelled cloud (and its shadow labelled shadow).
@@ -132,6 +132,19 @@ def make_cloud(rng: np.random.Generator, kind: str, shape: tuple[int, int],
     drow, dcol = shadow_offset(height, sun_zenith, sun_azimuth, vz, view_azimuth, resolution)
     return CloudObject(kind, height, row - half, col - half, tau, brightness,
                        int(np.rint(drow)), int(np.rint(dcol)))
+
+
+def transmission(tau: np.ndarray, model: str = "beer_lambert") -> np.ndarray:
+    """Share of the light a cloud layer passes, float32 like ``tau``: ``exp(-tau)`` (the direct
+    beam) or the two-stream diffuse transmission (:func:`opacity` is ``1 -`` this). Computed
+    directly rather than as ``1 - opacity``, which would lose float32 precision in deep shadow
+    (and change the default polar scenes' bytes)."""
+    tau = np.asarray(tau, np.float32)
+    if model == "beer_lambert":
+        return np.exp(-tau).astype(np.float32)
+    if model == "two_stream":
+        return (1.0 / (1.0 + np.float32(1.0 - ASYMMETRY_G) * tau / 2.0)).astype(np.float32)
+    raise ValueError(f"cloud model must be one of {CLOUD_MODELS}, got {model!r}")
 
 
 def opacity(tau: np.ndarray, model: str = "beer_lambert") -> np.ndarray:

@@ -30,7 +30,7 @@ from ..classes import CLOUD, NODATA, SHADOW
 from ..errors import ConfigError
 from ..scene import S2_BANDS
 from .clouds import (CLOUD_MODELS, CloudObject, TAU_CLOUD, _overlap, cast_shadow, label_tau,
-                     make_cloud, opacity, paste_add)
+                     make_cloud, opacity, paste_add, transmission)
 from .spectra import CLOUD_TYPES, SURFACE_CLASS, SURFACES, shadow_ratio, spectrum
 from .terrain import fractal_noise, illumination, make_dem
 
@@ -366,7 +366,7 @@ def generate(config: SynthConfig | None = None) -> SyntheticScene:
         cast_shadow(shadow_tau, cloud)
     # Direct beam: terrain factor x cloud transmission (exp(-tau), or the two-stream diffuse
     # transmission); the diffuse share stays in shade.
-    direct = illum * (1.0 - opacity(shadow_tau, c.cloud_model))
+    direct = illum * transmission(shadow_tau, c.cloud_model)
     s = shadow_ratio()[:, None, None]
     refl *= s + (1.0 - s) * direct[None]
     for cloud in clouds:  # lowest first, so higher clouds cover lower ones

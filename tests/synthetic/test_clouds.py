@@ -43,3 +43,14 @@ def test_every_cloud_type_has_a_range_for_each_model():
         assert 0 < spec.tau_two_stream[0] < spec.tau_two_stream[1]
     # thick types reach the labelling thickness, so two-stream cumulus and stratus get labelled
     assert CLOUD_SPECS["cumulus"].tau_two_stream[1] > label_tau(TAU_CLOUD, "two_stream")
+
+
+def test_transmission_is_exact_for_the_direct_beam():
+    # bit-exact exp(-tau): the polar scenes (Beer-Lambert shadows) keep their bytes
+    from dfmask_lib.synthetic.clouds import transmission
+
+    tau = np.array([0.0, 0.5, 8.0, 17.0, 40.0], np.float32)
+    np.testing.assert_array_equal(transmission(tau), np.exp(-tau))
+    assert transmission(tau)[-1] > 0  # 1 - opacity would round deep shadow to 0
+    np.testing.assert_allclose(transmission(tau, "two_stream") + opacity(tau, "two_stream"), 1.0,
+                               rtol=1e-6)
