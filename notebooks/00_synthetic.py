@@ -60,7 +60,6 @@ score_split = "TEST"
 # %%
 import json
 import warnings
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
