@@ -20,14 +20,17 @@ B08 for B8A, and on the whole synthetic polar TEST scenes of the default book (t
 not get worse) and the temperate TEST scenes. Nothing here trains on real data: the real checks
 are held out.
 
-Usage (the four measured variants, whose records are in ``benchmarks/records/``)::
+Usage (the commands behind the records in ``benchmarks/records/``; each in its own ``--out``)::
 
-    python benchmarks/real_transfer.py                                  # + 8 temperate, photometric
+    python benchmarks/real_transfer.py --n-temperate 0 --no-photometric --curve 2   # control
+    python benchmarks/real_transfer.py --n-temperate 0 --photometric --curve 2
+    python benchmarks/real_transfer.py --n-temperate 0 --no-photometric --cloud-model two_stream \
+        --curve 2
+    python benchmarks/real_transfer.py --n-temperate 0 --no-photometric --epochs 8
     python benchmarks/real_transfer.py --no-photometric                 # + 8 temperate
-    python benchmarks/real_transfer.py --n-temperate 0 --photometric    # polar, photometric
-    python benchmarks/real_transfer.py --n-temperate 0 --no-photometric --cloud-model two_stream
+    python benchmarks/real_transfer.py --cloud-model beer_lambert       # + 8 temperate, photometric
 
-Each run takes 10-20 minutes on 2 cores. Scenes, patches and runs go to ``--out`` (default
+Each run takes 10-25 minutes on 2 cores (``--curve`` adds about 10 s per kept epoch). Scenes, patches and runs go to ``--out`` (default
 ``data/generated/real_transfer/``, cached like the book: reruns reuse what is up to date; give
 each variant its own ``--out``). The record (:mod:`dfmask_lib.transfer`) goes to
 ``benchmarks/records/real_transfer_<variant>.json``; notebook ``06_comparison`` renders every
@@ -92,7 +95,7 @@ def main() -> None:
     from dfmask_lib.realchecks import run_real_checks
     from dfmask_lib.synthetic.splits import ensure_splits
     from dfmask_lib.train import TrainConfig, train
-    from dfmask_lib.transfer import RECORD_DIR, write_record
+    from dfmask_lib.transfer import write_record
     from dfmask_lib.version import version_string
 
     t0 = time.perf_counter()
@@ -184,10 +187,9 @@ def main() -> None:
                                                 "mIoU")} for r in comp.overall()]))
     curve = score_curve(args, curve_dir, res, find_products(polar / "TEST")) if args.curve else []
     seconds = time.perf_counter() - t0
-    record = args.record or RECORD_DIR / f"real_transfer_{variant_name(args)}.json"
-    plain = {k: v for k, v in vars(args).items() if k not in ("from_outputs", "code_version")}
+    record = record_path(args)
     write_record(record, variant=variant_name(args), label=after_label(args),
-                 code_version=version_string(), args=plain, seconds=seconds,
+                 code_version=version_string(), args=plain_args(args), seconds=seconds,
                  epochs={"after": res.epochs_run, "best_epoch": res.best_epoch},
                  real_checks=checks.table(), synthetic=synthetic, curve=curve)
     print(f"\nrecord: {record} (the book's 06_comparison reads it); total {seconds:.0f} s")
@@ -239,7 +241,7 @@ def record_from_outputs(args: argparse.Namespace) -> Path:
     (the "after: N epochs, best validation mIoU M at epoch E" and "total S s" lines)."""
     import re
 
-    from dfmask_lib.transfer import RECORD_DIR, write_record
+    from dfmask_lib.transfer import write_record
 
     log = args.from_outputs.read_text().replace("\r", "\n")
     epochs = re.search(r"after: (\d+) epochs, best validation mIoU [\d.]+ at epoch (\d+)", log)
@@ -257,16 +259,26 @@ def record_from_outputs(args: argparse.Namespace) -> Path:
         rows = _csv_rows(path)
         pooled = [r for r in rows if r["scene"] == "pooled"]
         synthetic[path.stem.removesuffix("_test")] = relabel(pooled or rows)
-    record = args.record or RECORD_DIR / f"real_transfer_{variant_name(args)}.json"
-    plain = {k: v for k, v in vars(args).items() if k not in ("from_outputs", "code_version")}
-    return write_record(record, variant=variant_name(args), label=label,
+    return write_record(record_path(args), variant=variant_name(args), label=label,
                         code_version=f"{args.code_version} (record rebuilt from the run's CSV "
                                      "outputs)",
-                        args=plain, seconds=float(total.group(1)),
+                        args=plain_args(args), seconds=float(total.group(1)),
                         epochs={"after": int(epochs.group(1)),
                                 "best_epoch": int(epochs.group(2))},
                         real_checks=relabel(_csv_rows(args.out / "real_checks.csv")),
                         synthetic=synthetic)
+
+
+def record_path(args: argparse.Namespace) -> Path:
+    """``--record``, or ``benchmarks/records/real_transfer_<variant>.json``."""
+    from dfmask_lib.transfer import RECORD_DIR
+
+    return args.record or RECORD_DIR / f"real_transfer_{variant_name(args)}.json"
+
+
+def plain_args(args: argparse.Namespace) -> dict[str, object]:
+    """The run's arguments for its record (without the record-rebuilding ones)."""
+    return {k: v for k, v in vars(args).items() if k not in ("from_outputs", "code_version")}
 
 
 def variant_name(args: argparse.Namespace) -> str:

@@ -33,7 +33,8 @@ from typing import Any, Mapping, Sequence
 from .atomic import write_json
 from .errors import DataFileError
 
-__all__ = ["RECORD_VERSION", "RECORD_DIR", "REAL_COLUMNS", "SYNTHETIC_COLUMNS", "write_record",
+__all__ = ["RECORD_VERSION", "RECORD_DIR", "REAL_COLUMNS", "SYNTHETIC_COLUMNS", "WINS_COLUMN",
+           "FMASK_PREFIX", "write_record", "fmask_rows",
            "load_records", "transfer_table", "synthetic_rows", "curves", "curve_summary",
            "real_wins"]
 
@@ -46,6 +47,10 @@ REAL_COLUMNS: dict[str, int] = {
     "Betsiboka cloud IoU": 1, "glacier mean acc": 1}
 #: Synthetic TEST columns (from ``Comparison.overall()``), renamed in the table.
 SYNTHETIC_COLUMNS: dict[str, str] = {"OA": "polar TEST OA", "mIoU": "polar TEST mIoU"}
+#: Column of :func:`transfer_table`: on how many real checks a row beats the "before" model.
+WINS_COLUMN = "better than before"
+#: Label prefix of the project's Fmask rows in the records (``Fmask 4 (dfmask)...``).
+FMASK_PREFIX = "Fmask 4"
 _KEYS = ("record", "version", "variant", "label", "code_version", "real_checks", "synthetic")
 
 
@@ -92,14 +97,16 @@ def load_records(folder: str | os.PathLike = RECORD_DIR) -> list[dict[str, Any]]
     return sorted(records, key=lambda r: r["variant"])
 
 
+def _num(value: Any) -> float:
+    """A record value as a float; null (None) is NaN."""
+    return math.nan if value is None else float(value)
+
+
 def _row(label: str, real: Mapping[str, Any], polar: Mapping[str, Any] | None) -> dict[str, Any]:
     row: dict[str, Any] = {"model": label}
-    for col in REAL_COLUMNS:
-        v = real.get(col)
-        row[col] = math.nan if v is None else float(v)
-    for src, dst in SYNTHETIC_COLUMNS.items():
-        v = None if polar is None else polar.get(src)
-        row[dst] = math.nan if v is None else float(v)
+    row.update({col: _num(real.get(col)) for col in REAL_COLUMNS})
+    row.update({dst: _num(None if polar is None else polar.get(src))
+                for src, dst in SYNTHETIC_COLUMNS.items()})
     return row
 
 
@@ -109,8 +116,9 @@ def _find(rows: Sequence[Mapping[str, Any]], label: str) -> Mapping[str, Any] | 
 
 def transfer_table(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Before/after rows: the common "before" model once (from the first record), then each
-    record's "after" model, then Fmask; columns ``model``, :data:`REAL_COLUMNS` and the
-    polar synthetic TEST OA / mIoU (NaN where a record lacks a value).
+    record's "after" model, then Fmask; columns ``model``, :data:`REAL_COLUMNS`, the
+    polar synthetic TEST OA / mIoU (NaN where a record lacks a value) and :data:`WINS_COLUMN`
+    (``"k of n"``: :func:`real_wins` against the before row; empty for the before row).
 
     The "before" and Fmask rows of the first record stand for all: every record scores the same
     before model (the default study's stage 0) and the same Fmask on the same checks.
@@ -129,12 +137,19 @@ def transfer_table(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
             raise DataFileError(f"{rec.get('path', 'record')}: no real-check row for "
                                 f"{after_label!r}")
         rows.append(_row(after_label, after, _find(polar, after_label)))
-    fmask = [r for r in first["real_checks"] if r["method"].startswith("Fmask 4")]
+    fmask = [r for r in first["real_checks"] if r["method"].startswith(FMASK_PREFIX)]
     if fmask:
         polar_fmask = next((r for r in first["synthetic"]["polar"]
-                            if str(r.get("method", "")).startswith("Fmask 4")), None)
+                            if str(r.get("method", "")).startswith(FMASK_PREFIX)), None)
         rows.append(_row(fmask[0]["method"], fmask[0], polar_fmask))
+    for row in rows:
+        row[WINS_COLUMN] = "" if row is rows[0] else "%d of %d" % real_wins(row, rows[0])
     return rows
+
+
+def fmask_rows(rows: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """Model -> row of the Fmask rows of :func:`transfer_table` (the curves' references)."""
+    return {r["model"]: r for r in rows if str(r["model"]).startswith(FMASK_PREFIX)}
 
 
 def synthetic_rows(records: Sequence[Mapping[str, Any]],
@@ -150,9 +165,7 @@ def synthetic_rows(records: Sequence[Mapping[str, Any]],
         for name in sets:
             for r in rec["synthetic"][name]:
                 row = {"variant": rec["variant"], "TEST set": name, "method": r.get("method")}
-                for col in columns:
-                    v = r.get(col)
-                    row[col] = math.nan if v is None else float(v)
+                row.update({col: _num(r.get(col)) for col in columns})
                 rows.append(row)
     return rows
 

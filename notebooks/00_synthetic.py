@@ -38,8 +38,10 @@
 # here are the class means (and spreads) of the hand-classified Alaska glacier points, and the
 # same points are one of those checks. A network that scores well on them has learned the spectra
 # the generator was given; the glacier-point check is therefore not independent evidence of
-# transfer to real imagery. The ukis chip, 18SVG and Betsiboka share nothing with the generator. Everything below is measured on these synthetic scenes: it says how
-# the methods behave on this simulation, not how they perform on real polar imagery.
+# transfer to real imagery. The ukis chip, 18SVG and Betsiboka share nothing with the generator.
+#
+# Everything below is measured on these synthetic scenes: it says how the methods behave on this
+# simulation, not how they perform on real polar imagery.
 
 # %% tags=["parameters"]
 # Folder of the synthetic splits (relative to the project root); notebook 03 reads it.
@@ -60,6 +62,7 @@ score_split = "TEST"
 # %%
 import json
 import warnings
+from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -70,7 +73,10 @@ from dfmask_lib.classes import CLASS_COLOURS, CLASS_NAMES, SCORED_CLASSES
 from dfmask_lib.metrics import format_table, score_scenes, scores_table
 from dfmask_lib.reader import read_labels, read_product
 from dfmask_lib.scene import S2_BANDS
+from dfmask_lib.spectra import synthetic_spectra
 from dfmask_lib.synthetic import ensure_splits
+from dfmask_lib.synthetic.scene import SynthConfig, generate
+from dfmask_lib.synthetic.splits import SETTINGS
 from dfmask_lib.synthetic.spectra import (CENTRAL_WAVELENGTH_NM, CLOUD_CLASS, CLOUD_TYPES,
                                           SURFACE_CLASS, SURFACES, load_spectra)
 
@@ -155,17 +161,11 @@ print(format_table([{b: float(v) for b, v in zip(S2_BANDS, table["shadow_ratio"]
 # cloud and clear land (chapter `06_comparison` sets them beside the real scenes').
 
 # %%
-from dataclasses import replace as _replace_config
-
-from dfmask_lib.spectra import synthetic_spectra
-from dfmask_lib.synthetic.scene import SynthConfig, generate
-from dfmask_lib.synthetic.splits import SETTINGS
-
 farmland = SynthConfig(size=252, seed=seed + 3, sun_zenith=35.0, cloud_cover=0.3,
                        **SETTINGS["temperate_lowland"])
 rows_models = []
 for model in ("beer_lambert", "two_stream"):
-    rows_models += synthetic_spectra([generate(_replace_config(farmland, cloud_model=model))],
+    rows_models += synthetic_spectra([generate(replace(farmland, cloud_model=model))],
                                      source=f"farmland, {model}")
 plots.spectra_figure(rows_models, classes=[2, 1], bands=["B02", "B03", "B04", "B08", "B11", "B12"],
                      title="synthetic temperate scene under the two cloud models")

@@ -67,7 +67,7 @@ from dfmask_lib.peers.methods import (DfmaskModel, Method, mapping_rows, method_
 from dfmask_lib.peers.published import published_rows
 from dfmask_lib.products import find_products
 from dfmask_lib.realchecks import CHECK_DATA, run_real_checks
-from dfmask_lib.transfer import (curve_summary, curves, load_records, real_wins, synthetic_rows,
+from dfmask_lib.transfer import (curve_summary, curves, fmask_rows, load_records, synthetic_rows,
                                  transfer_table)
 from dfmask_lib.realdata import BUNDLED
 from dfmask_lib.spectra import (betsiboka_spectra, error_sources, product_spectra, svg18_spectra,
@@ -239,7 +239,7 @@ plt.show()
 # `benchmarks/real_transfer.py`: a stage-0 network trained with the change ("after") against
 # the default study's stage 0 ("before", the supervised model of `03_stage0`), both scored on the
 # real-data checks above and on the synthetic polar TEST scenes of this book (which must not get
-# worse). A variant takes 10-20 minutes of CPU time, more than this book can spend, so the
+# worse). A variant takes 10-25 minutes of CPU time, more than this book can spend, so the
 # benchmark writes one record per variant to `benchmarks/records/` and this section renders
 # those files (`dfmask_lib.transfer`); the code version and date of each are printed with it.
 # A change is kept only if it helps on the real checks as a whole.
@@ -251,10 +251,6 @@ for rec in records:
           f"{rec['seconds'] / 60:.0f} min on {rec['machine']}")
 transfer = transfer_table(records)
 if transfer:
-    before_row = transfer[0]
-    for row in transfer:
-        won, compared = real_wins(row, before_row)
-        row["better than before"] = f"{won} of {compared}" if row is not before_row else ""
     print(format_table(transfer))
     print()
     print("Variants with their own synthetic TEST scenes (temperate, or the polar scenes under "
@@ -273,8 +269,7 @@ else:
 # %%
 transfer_curves = curves(records)
 if transfer_curves:
-    fmask_ref = {row["model"]: row for row in transfer if row["model"].startswith("Fmask 4")}
-    plots.transfer_curves_figure(transfer_curves, references=fmask_ref,
+    plots.transfer_curves_figure(transfer_curves, references=fmask_rows(transfer),
                                  title="stage 0 scores by training epoch: synthetic and real")
     plt.show()
     print(format_table(curve_summary(transfer_curves)))

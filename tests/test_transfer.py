@@ -10,8 +10,8 @@ import pytest
 
 from dfmask_lib import realchecks as rc
 from dfmask_lib.errors import DataFileError
-from dfmask_lib.transfer import (RECORD_DIR, REAL_COLUMNS, curve_summary, curves, load_records,
-                                 real_wins,
+from dfmask_lib.transfer import (RECORD_DIR, REAL_COLUMNS, WINS_COLUMN, curve_summary, curves,
+                                 fmask_rows, load_records, real_wins,
                                  synthetic_rows, transfer_table, write_record)
 
 BEFORE, FMASK = "stage 0, polar only", "Fmask 4 (dfmask), B08 as B8A"
@@ -48,7 +48,8 @@ def test_records_round_trip_into_the_before_after_table(tmp_path):
     rows = transfer_table(records)
     assert [r["model"] for r in rows] == [BEFORE, "stage 0, polar + photometric",
                                           "stage 0, polar + 8 temperate", FMASK]
-    assert list(rows[0]) == ["model", *REAL_COLUMNS, "polar TEST OA", "polar TEST mIoU"]
+    assert list(rows[0]) == ["model", *REAL_COLUMNS, "polar TEST OA", "polar TEST mIoU",
+                             WINS_COLUMN]
     assert rows[0]["ukis OA"] == 0.776 and rows[0]["polar TEST OA"] == 0.831
     assert rows[2]["ukis OA"] == 0.418 and rows[2]["polar TEST mIoU"] == 0.58
     assert math.isnan(rows[0]["ukis cloud IoU"])
@@ -56,6 +57,8 @@ def test_records_round_trip_into_the_before_after_table(tmp_path):
     # better ukis OA, worse 18SVG false cloud; Betsiboka has no before value
     assert real_wins(rows[1], rows[0]) == (1, 2)
     assert real_wins(rows[2], rows[0]) == (0, 2)
+    assert [r[WINS_COLUMN] for r in rows] == ["", "1 of 2", "0 of 2", "0 of 2"]
+    assert fmask_rows(rows) == {FMASK: rows[3]}
     syn = synthetic_rows(records, columns=("OA", "IoU cloud"))
     assert [(r["variant"], r["method"]) for r in syn][:2] == [
         ("polar-photometric", BEFORE), ("polar-photometric", "stage 0, polar + photometric")]
