@@ -101,7 +101,7 @@ def main() -> None:
     t0 = time.perf_counter()
     polar = args.default_dir / "synthetic"
     if not (polar / "TRAIN").is_dir():
-        raise SystemExit(f"{polar} has no synthetic splits; run `make book` (notebook 00) first")
+        raise SystemExit(f"{polar} has no synthetic splits; run `make book` (notebook 01) first")
     size = args.size
     polar_train = {"TRAIN": find_products(polar / "TRAIN"),
                    "VALIDATION": find_products(polar / "VALIDATION")}

@@ -6,9 +6,9 @@ jupyter-book only renders what was executed (``execute_notebooks: "off"``).
 A *profile* (``book/profiles/<name>.yml``, or any YAML file given by path) lists the
 notebooks to run, in order, and the parameters papermill passes to each::
 
-    notebooks: [00_synthetic, 01_data]
+    notebooks: [01_synthetic, 00_data]
     parameters:
-      01_data: {products: [...]}
+      00_data: {products: [...]}
 
 For every listed ``NN_name``: ``notebooks/NN_name.py`` (jupytext percent format) is
 converted to a notebook, executed with papermill (kernel ``python3``, working
@@ -18,7 +18,7 @@ failed run is kept as ``NN_name.failed.ipynb`` for inspection). Then
 ``jupyter-book build`` renders ``book/`` into ``book/_build/html`` with a table of
 contents restricted to the notebooks of the profile that have been executed.
 
-Run it as ``python -m dfmask_lib.book --profile default [--only 01_data ...]`` or
+Run it as ``python -m dfmask_lib.book --profile default [--only 00_data ...]`` or
 ``dfmask book``.
 """
 
@@ -107,7 +107,7 @@ def parse_profile(data: Any, name: str = "profile", source: str = "") -> Profile
         raise ConfigError(f"{where} has unknown keys {unknown}; allowed: notebooks, parameters")
     notebooks = data.get("notebooks")
     if not isinstance(notebooks, list) or not notebooks:
-        raise ConfigError(f"{where} needs a non-empty list 'notebooks' (e.g. [01_data])")
+        raise ConfigError(f"{where} needs a non-empty list 'notebooks' (e.g. [00_data])")
     for nb in notebooks:
         if not isinstance(nb, str) or not NOTEBOOK_NAME.match(nb):
             raise ConfigError(

@@ -13,7 +13,7 @@
 # the family (16 start filters, 5 levels, 1.94 M parameters) learns from **Fmask labels**, the
 # only labels available at scale, and is selected on **human-labelled** validation scenes.
 #
-# Everything here runs on the **synthetic** polar and mountain scenes of notebook 00 (ground truth
+# Everything here runs on the **synthetic** polar and mountain scenes of notebook 01 (ground truth
 # known by construction, standing in for the paper's human labels). The steps:
 #
 # 1. label every TRAIN product with the project's Fmask 4 (`*FMASK.tif` beside its bands);
@@ -32,7 +32,7 @@
 # `dfmask train synthetic --stage 0 --full --train-h5 ... --val-h5 ... --epochs N --amp`.
 
 # %% tags=["parameters"]
-# Folder of the synthetic splits written by notebook 00 (TRAIN/ and VALIDATION/ hold .SAFE products).
+# Folder of the synthetic splits written by notebook 01 (TRAIN/ and VALIDATION/ hold .SAFE products).
 synthetic_dir = "data/generated/default/synthetic"
 # Where the patch files go.
 patches_dir = "data/generated/default/patches"

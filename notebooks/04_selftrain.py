@@ -23,7 +23,7 @@
 #    32/6, 31.11 M parameters) on subsets 0..k, with augmentation (flips, rot90, zoom, cut-out).
 # 5. Every stage keeps the epoch with the best mIoU on the labelled validation scenes.
 #
-# Everything here runs on the **synthetic** scenes of notebook 00, whose truth stands in for the
+# Everything here runs on the **synthetic** scenes of notebook 01, whose truth stands in for the
 # paper's human labels. The library call is `dfmask_lib.selftrain.selftrain` (the same as
 # `dfmask selftrain EXP --train-h5 ... --val-h5 ...`); it writes one experiment folder with a
 # `manifest.json` and reuses finished stages whose inputs, settings and code are unchanged.
@@ -34,7 +34,7 @@
 # where each stage stopped.
 
 # %% tags=["parameters"]
-# Folder of the synthetic splits written by notebook 00 (TRAIN/ and VALIDATION/ hold .SAFE products).
+# Folder of the synthetic splits written by notebook 01 (TRAIN/ and VALIDATION/ hold .SAFE products).
 synthetic_dir = "data/generated/default/synthetic"
 # Where the patch files go (shared with notebook 03: the same files are reused).
 patches_dir = "data/generated/default/patches"

@@ -29,7 +29,7 @@
 # short training of this profile.
 
 # %% tags=["parameters"]
-# Folder of the synthetic splits (notebook 00); the scored split.
+# Folder of the synthetic splits (notebook 01); the scored split.
 synthetic_dir = "data/generated/default/synthetic"
 split = "TEST"
 # The runs of notebooks 03 (supervised) and 04 (self-training), under runs_dir.

@@ -83,13 +83,13 @@ def test_find_and_load_profile_by_name_and_path(tmp_path):
 @pytest.mark.parametrize("name", ["default", "smoke", "gpu"])
 def test_shipped_profiles_match_the_notebooks_parameters(name):
     profile = load_profile(name)
-    assert "01_data" in profile.notebooks
+    assert "00_data" in profile.notebooks
     # every notebook exists, runs in the book's order and has its parameters
     assert list(profile.notebooks) == sorted(profile.notebooks)
     assert all((NOTEBOOKS_DIR / f"{nb}.py").exists() for nb in profile.notebooks)
     assert set(profile.parameters) == set(profile.notebooks)
-    assert set(profile.parameters["01_data"]) == set(
-        notebook_parameters(NOTEBOOKS_DIR / "01_data.py"))
+    assert set(profile.parameters["00_data"]) == set(
+        notebook_parameters(NOTEBOOKS_DIR / "00_data.py"))
     for nb, params in profile.parameters.items():
         path = NOTEBOOKS_DIR / f"{nb}.py"
         if path.exists():  # others' notebooks may not be written yet
@@ -123,7 +123,7 @@ def test_book_toc_drops_unexecuted_and_appends_new():
                                 {"file": "executed/05_mine"}]}
     shipped = yaml.safe_load((PROJECT_ROOT / "_toc.yml").read_text())
     assert shipped["root"] == "intro"
-    assert [c["file"] for c in book_toc(shipped, ["01_data"])["chapters"]] == ["executed/01_data"]
+    assert [c["file"] for c in book_toc(shipped, ["00_data"])["chapters"]] == ["executed/00_data"]
 
 
 def test_execute_notebook_injects_parameters_and_cwd(nbdir, tmp_path):
@@ -205,10 +205,10 @@ def test_build_html_offline(nbdir, tmp_path):
     bdir = tmp_path / "book"
     (bdir / "executed").mkdir(parents=True)
     shutil.copy(PROJECT_ROOT / "book" / "intro.md", bdir / "intro.md")
-    execute_notebook(nbdir / "01_tiny.py", bdir / "executed" / "01_data.ipynb", {}, cwd=tmp_path)
-    index = build_html(["01_data"], book_dir=bdir, echo=lambda s: None)
+    execute_notebook(nbdir / "01_tiny.py", bdir / "executed" / "00_data.ipynb", {}, cwd=tmp_path)
+    index = build_html(["00_data"], book_dir=bdir, echo=lambda s: None)
     assert index == bdir / "_build" / "html" / "index.html"
-    assert (bdir / "_build" / "html" / "executed" / "01_data.html").exists()
+    assert (bdir / "_build" / "html" / "executed" / "00_data.html").exists()
     assert not (bdir / "_build" / "html" / "executed" / "02_fmask.html").exists()
     assert "Deep F-Mask, reproduced" in (bdir / "_build" / "html" / "intro.html").read_text()
 
@@ -233,10 +233,10 @@ def test_python_m_entry_point(tmp_path):
 
 @pytest.mark.slow
 def test_data_notebook_runs_on_the_smoke_profile(tmp_path):
-    """The real 01_data notebook on the bundled data (needs the local data mirror)."""
+    """The real 00_data notebook on the bundled data (needs the local data mirror)."""
     profile = load_profile("smoke")
-    out = tmp_path / "01_data.ipynb"
-    execute_notebook(notebook_source("01_data"), out, profile.parameters["01_data"])
+    out = tmp_path / "00_data.ipynb"
+    execute_notebook(notebook_source("00_data"), out, profile.parameters["00_data"])
     text = "".join("".join(o.get("text", "")) for c in json.loads(out.read_text())["cells"]
                    if c["cell_type"] == "code" for o in c["outputs"])
     assert "S2MSI1C" in text and "05.10" in text

@@ -9,7 +9,7 @@ import click
 @click.option("--profile", "-p", default="default", show_default=True,
               help="Profile name (book/profiles/NAME.yml) or path of a profile .yml file.")
 @click.option("--only", multiple=True, metavar="NB",
-              help="Execute only this notebook of the profile (repeatable), e.g. --only 01_data.")
+              help="Execute only this notebook of the profile (repeatable), e.g. --only 00_data.")
 @click.option("--build/--no-build", default=True, show_default=True,
               help="Render book/_build/html after executing.")
 def book(profile: str, only: tuple[str, ...], build: bool) -> None:
