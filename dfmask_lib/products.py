@@ -10,6 +10,7 @@ artefact of the pipeline.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -19,7 +20,7 @@ from .cache import Recipe, ensure
 from .errors import MissingDataError
 from .patches import LABEL_KIND, LABEL_TABLE, PatchConfig, input_stack, write_patches
 
-__all__ = ["make_data", "find_products"]
+__all__ = ["make_data", "find_products", "short_name"]
 
 
 def make_data(
@@ -79,6 +80,25 @@ def make_data(
 #: File names that are class maps, not products, when a folder also holds GeoTIFF stacks.
 _CLASS_MAP_SUFFIXES = ("FMASK.TIF", "LABELS.TIF", "FMASK.TIFF", "LABELS.TIFF", "_DFMASK_CLASSES.TIF",
                        "_DFMASK_PROB.TIF")
+
+
+#: A Sentinel-2 product name: mission, level, sensing date, baseline, orbit, tile.
+_S2_NAME = re.compile(r"^(S2[A-D])_MSI(L1C|L2A)_(\d{8})T\d{6}_N(\d{4})_R\d{3}_T(\w{5})_")
+
+
+def short_name(name: str | os.PathLike, width: int = 28) -> str:
+    """A product's name as short as a table column or a figure title needs.
+
+    ``S2A_MSIL1C_20240120T105341_N0510_R051_T31TCJ_20240120T125244.SAFE`` becomes
+    ``S2A 2024-01-20 T31TCJ``; any other name loses a ``.SAFE``/``.zip`` suffix and is cut
+    to ``width`` characters with an ellipsis.
+    """
+    base = Path(name).name.removesuffix(".zip").removesuffix(".SAFE")
+    match = _S2_NAME.match(base + "_")
+    if match:
+        mission, _, day, _, tile = match.groups()
+        return f"{mission} {day[:4]}-{day[4:6]}-{day[6:]} T{tile}"
+    return base if len(base) <= width else base[:width - 1] + "\u2026"
 
 
 def _is_stack(p: Path) -> bool:

@@ -16,7 +16,7 @@
 # the radiometric offset and the class recoding, not the accuracy of the masks.
 #
 # * two genuine L1C SAFE products of tile 31TCJ (Toulouse, 2024, processing baseline 05.10),
-#   cropped to 30 x 30 px at 10 m by the ALCD project;
+#   cropped by the ALCD project (their sizes are in the first table);
 # * a folder of L1C band files of tile 18SVG (Virginia coast, 2016, no metadata file);
 # * a 13-band TOA array of the Betsiboka estuary (Madagascar) from the s2cloudless test data;
 # * Sen2Cor scene classifications (SCL, 20 m) of Lake Barbellino in the Alps, from sen2r.
@@ -40,7 +40,7 @@ scl_files = [
 # Percentiles of the quicklook stretch.
 stretch = (2.0, 98.0)
 
-# %%
+# %% tags=["remove-cell"]
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -49,9 +49,12 @@ import rasterio
 
 from dfmask_lib import plots, registry
 from dfmask_lib.classes import CLASS_NAMES, SEN2COR_SCL
-from dfmask_lib.metrics import format_table
+from dfmask_lib.display import setup_notebook, show_table
+from dfmask_lib.products import short_name
 from dfmask_lib.reader import read_product, read_scl
 from dfmask_lib.scene import S2_BANDS
+
+setup_notebook()
 
 # %% [markdown]
 # ## Reading the products
@@ -63,12 +66,13 @@ from dfmask_lib.scene import S2_BANDS
 # %%
 sources = [registry.fetch_dir(n, progress=False) for n in products]
 sources += [Path(p) for p in local_products]
-scenes = {Path(p).name: read_product(p, progress=False) for p in sources}
-print(format_table([
-    {"product": name[:60], "type": s.metadata.product_type,
-     "rows x cols": f"{s.shape[0]} x {s.shape[1]}", "pixel (m)": s.resolution, "bands": len(s.band_names), "valid %": 100 * float(s.valid.mean())}
+scenes = {short_name(p): read_product(p, progress=False) for p in sources}
+show_table([
+    {"product": name, "type": s.metadata.product_type,
+     "rows x cols": f"{s.shape[0]} x {s.shape[1]}", "pixel (m)": s.resolution,
+     "bands": len(s.band_names), "valid %": 100 * float(s.valid.mean())}
     for name, s in scenes.items()
-], digits=2))
+], formats={"pixel (m)": ".0f", "valid %": ".1f"}, caption="Products read onto the 20 m grid")
 
 # %% [markdown]
 # ## Radiometry: processing baseline and offset
@@ -80,9 +84,9 @@ print(format_table([
 # with and without the offset.
 
 # %%
-print(format_table([
-    {"product": name[:60], "baseline": s.metadata.processing_baseline or "-",
-     "spacecraft": s.metadata.spacecraft or "-", "sensing": s.metadata.sensing_time[:19] or "-",
+show_table([
+    {"product": name, "baseline": s.metadata.processing_baseline or "-",
+     "sensing": s.metadata.sensing_time[:10] or "-",
      "quantification": s.metadata.quantification_value,
      "offset B02": s.metadata.radio_add_offset.get("B02", 0.0),
      "median B02": float(np.median(s.band("B02")[s.valid])),
@@ -90,7 +94,8 @@ print(format_table([
      - s.metadata.radio_add_offset.get("B02", 0.0) / s.metadata.quantification_value,
      "sun zenith": s.sun_zenith, "sun azimuth": s.sun_azimuth}
     for name, s in scenes.items()
-], digits=4))
+], digits=4, formats={"quantification": ".0f", "offset B02": ".0f", "sun zenith": ".1f",
+                      "sun azimuth": ".1f"}, caption="Radiometric metadata (angles in degrees)")
 
 # %% [markdown]
 # ## Quicklooks and valid masks
@@ -102,7 +107,7 @@ print(format_table([
 fig, axes = plt.subplots(2, len(scenes), figsize=(3.5 * len(scenes), 7), layout="constrained",
                          squeeze=False)
 for i, (name, s) in enumerate(scenes.items()):
-    plots.rgb_figure(s, percentiles=stretch, title=name[:28], ax=axes[0, i])
+    plots.rgb_figure(s, percentiles=stretch, title=name, ax=axes[0, i])
     axes[1, i].imshow(s.valid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     axes[1, i].set_title(f"valid (white): {100 * s.valid.mean():.2f} %")
     axes[1, i].set_xticks([])
@@ -115,13 +120,11 @@ for i, (name, s) in enumerate(scenes.items()):
 
 # %%
 for name, s in scenes.items():
-    print(name)
-    print(format_table([
+    show_table([
         {"band": b, "min": float(x[s.valid].min()), "median": float(np.median(x[s.valid])),
          "max": float(x[s.valid].max())}
         for b, x in zip(s.band_names, s.reflectance)
-    ], digits=4))
-    print()
+    ], digits=4, caption=f"{name}: TOA reflectance over the valid pixels")
 
 # %% [markdown]
 # ## The Betsiboka array
@@ -141,32 +144,35 @@ if arrays is not None:
     axes[1].imshow(arrays["cl_mask"][0], cmap="gray", interpolation="nearest")
     axes[1].set_title(f"s2cloudless mask: {100 * arrays['cl_mask'][0].mean():.1f} % cloud")
     axes[1].set_axis_off()
-    print(format_table([
+    plt.show()
+    show_table([
         {"band": b, "min": float(x[valid].min()), "median": float(np.median(x[valid])),
          "max": float(x[valid].max())}
         for b, x in zip(S2_BANDS, image)
-    ], digits=4))
+    ], digits=4, caption="Betsiboka: TOA reflectance over the valid pixels")
 
 # %% [markdown]
 # ## Sen2Cor scene classification, recoded
 #
-# The SCL is read at 20 m and recoded through the explicit table `SEN2COR_SCL`: 0, 1 -> no data;
-# 2 (dark area, mostly topographic shadow) -> clear land; 3 -> cloud shadow; 4, 5 -> clear land;
-# 6 -> water; 7 (unclassified) -> clear land; 8, 9, 10 -> cloud; 11 -> snow/ice. The tables give the
-# raw SCL codes found and the project classes they became.
+# The SCL is read at 20 m and recoded through the explicit table `SEN2COR_SCL` (first table;
+# "dark area" is mostly topographic shadow, hence clear land). The tables after it give the raw
+# SCL codes found in each file and the project classes they became.
 
 # %%
+show_table([{"SCL code": int(c), "SCL class": SEN2COR_SCL.source_names[int(c)],
+             "project class": CLASS_NAMES[SEN2COR_SCL.mapping[int(c)]]}
+            for c in sorted(SEN2COR_SCL.mapping)], caption="The recoding table SEN2COR_SCL")
 for name in scl_files:
     path = registry.fetch(name)
     with rasterio.open(path) as src:
         raw = src.read(1)
     recoded, profile = read_scl(path)
     codes, counts = np.unique(raw, return_counts=True)
-    print(Path(name).name, f"({raw.shape[0]} x {raw.shape[1]} px at {profile['transform'].a:g} m)")
-    print(format_table([
+    show_table([
         {"SCL code": int(c), "SCL class": SEN2COR_SCL.source_names[int(c)], "pixels": int(n),
          "project class": CLASS_NAMES[SEN2COR_SCL.mapping[int(c)]]}
         for c, n in zip(codes, counts)
-    ]))
-    print()
-    plots.classmap_figure(recoded, title=f"{Path(name).stem}: SCL in project classes")
+    ], caption=f"{Path(name).stem} ({raw.shape[0]} x {raw.shape[1]} px at "
+               f"{profile['transform'].a:g} m)")
+    plots.classmap_figure(recoded, title=f"{Path(name).stem[:24]}: SCL, project classes")
+    plt.show()

@@ -9,9 +9,11 @@
 # %% [markdown]
 # # Synthetic polar and mountain scenes with exact truth
 #
-# Deep F-Mask (Nambiar et al. 2022) was trained on 92 Sentinel-2 L1C products of polar and
-# high-mountain tiles and selected and scored on 43 products with **human labels** (PANGAEA,
-# doi:10.1594/PANGAEA.942321). Neither the products nor the labels can be downloaded on the
+# Deep F-Mask (Nambiar et al. 2022) was trained on {glue:text}`paper_n_train` Sentinel-2 L1C
+# products of polar and high-mountain tiles and selected and scored on
+# {glue:text}`paper_n_labelled` products with **human labels** (PANGAEA,
+# doi:10.1594/PANGAEA.942321; the counts are those of the paper's scene lists in the data
+# registry). Neither the products nor the labels can be downloaded on the
 # machines this book is built on, and none of the bundled real data is polar or labelled. The
 # book therefore works on **synthetic** scenes whose truth is known by construction, written as
 # real-layout L1C SAFE products so that every later step (reader, Fmask, patches, training,
@@ -27,8 +29,9 @@
 #   for the rest) with log-normal within-class variation;
 # * clouds (cumulus, stratus, thin cloud, cirrus with its B10 signal), each with a height; their
 #   shadows are cast at `dfmask_lib.geometry.shadow_offset`, the relation Fmask's shadow matching
-#   inverts; a pixel is labelled cloud (and its shadow cloud shadow) where the optical thickness
-#   exceeds 0.5, thinner veils are blended into the surface and keep its class;
+#   inverts; a pixel is labelled cloud (and its shadow cloud shadow) where the cloud hides at
+#   least {glue:text}`label_share:.0f` % of the surface signal, thinner veils are blended into the
+#   surface and keep its class;
 # * sensor noise, saturated bright B02-B04 (DN 65535) and a no-data wedge at the swath edge.
 #
 # Each scene has its own location (own UTM zone and MGRS tile); no location is shared between
@@ -59,26 +62,37 @@ n_gallery = 4
 # Split on which the project's Fmask is scored against the synthetic truth.
 score_split = "TEST"
 
-# %%
+# %% tags=["remove-cell"]
 import json
-import warnings
 from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
+from myst_nb import glue
 
-warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto without ipywidgets
 from dfmask_lib import plots
 from dfmask_lib.classes import CLASS_COLOURS, CLASS_NAMES, SCORED_CLASSES
-from dfmask_lib.metrics import format_table, score_scenes, scores_table
+from dfmask_lib.display import setup_notebook, show_table
+from dfmask_lib.fmask import run_fmask
+from dfmask_lib.metrics import score_scenes, scores_table
+from dfmask_lib.paperdata import paper_scene_lists
+from dfmask_lib.plots import Panel
 from dfmask_lib.reader import read_labels, read_product
 from dfmask_lib.scene import S2_BANDS
 from dfmask_lib.spectra import synthetic_spectra
 from dfmask_lib.synthetic import ensure_splits
+from dfmask_lib.synthetic.clouds import ASYMMETRY_G, TAU_CLOUD
 from dfmask_lib.synthetic.scene import SynthConfig, generate
 from dfmask_lib.synthetic.splits import SETTINGS
 from dfmask_lib.synthetic.spectra import (CENTRAL_WAVELENGTH_NM, CLOUD_CLASS, CLOUD_TYPES,
                                           SURFACE_CLASS, SURFACES, load_spectra)
+
+setup_notebook()
+paper = paper_scene_lists()
+glue("paper_n_train", len(paper["TRAIN"]), display=False)
+glue("paper_n_labelled", len(paper["VALIDATION"]) + len(paper["TEST"]), display=False)
+glue("asymmetry_g", ASYMMETRY_G, display=False)
+glue("label_share", 100 * (1 - np.exp(-TAU_CLOUD)), display=False)
 
 # %% [markdown]
 # ## Generating the splits
@@ -102,9 +116,9 @@ for split, products in splits.items():
         row.update({CLASS_NAMES[c]: counts[c] / labelled for c in SCORED_CLASSES})
         row["no data"] = counts[0] / truth.size
         rows.append(row)
-print(f"{sum(len(p) for p in splits.values())} synthetic products of {size} x {size} px at 20 m "
-      f"in {out_dir}; class shares of the labelled pixels:")
-print(format_table(rows, digits=2))
+show_table(rows, digits=2, formats={"sun zen": ".1f"},
+           caption=f"{sum(len(p) for p in splits.values())} synthetic products of {size} x {size} "
+                   f"px at 20 m: class shares of the labelled pixels")
 
 # %% [markdown]
 # ## The spectra behind the scenes
@@ -136,15 +150,18 @@ for ax, names, title in ((axes[0], SURFACES, "synthetic surfaces"),
     ax.legend(fontsize=7, ncol=2)
 axes[0].set_ylabel("TOA reflectance")
 plt.show()
-print(format_table([{"type": n, "class": CLASS_NAMES[SURFACE_CLASS.get(n, CLOUD_CLASS)],
-                     "source": table[n].source[:95]} for n in SURFACES + CLOUD_TYPES]))
+show_table([{"type": n, "class": CLASS_NAMES[SURFACE_CLASS.get(n, CLOUD_CLASS)],
+             "source": table[n].source} for n in SURFACES + CLOUD_TYPES],
+           caption="Where each spectrum comes from")
 
 # %% [markdown]
 # The shadow model uses the measured ratio of shadowed to sunlit snow on the same glacier points
 # (the diffuse skylight and path radiance left in a shadow), per band:
 
 # %%
-print(format_table([{b: float(v) for b, v in zip(S2_BANDS, table["shadow_ratio"].mean)}]))
+show_table([{"band": b, "shadowed / sunlit": float(v)}
+            for b, v in zip(S2_BANDS, table["shadow_ratio"].mean)], digits=2,
+           caption="Measured ratio of shadowed to sunlit snow")
 
 # %% [markdown]
 # ## Two cloud models: what the surface does under a cloud
@@ -152,8 +169,8 @@ print(format_table([{b: float(v) for b, v in zip(S2_BANDS, table["shadow_ratio"]
 # The default polar scenes blend a cloud over the surface by `1 - exp(-tau)` (Beer-Lambert: only
 # the direct beam passes), so a thick cloud hides the ground and its pixels are as flat from B02
 # to B08 as the cloud spectrum. Real cloud scatters light forward: the diffuse transmission of a
-# scattering layer, `1 / (1 + (1 - g) tau / 2)` with g = 0.85 (Bohren 1987; Hansen & Travis
-# 1974), lets part of the surface signal through even a thick cumulus, and over vegetation the
+# scattering layer, `1 / (1 + (1 - g) tau / 2)` with asymmetry g = {glue:text}`asymmetry_g`
+# (Bohren 1987; Hansen & Travis 1974), lets part of the surface signal through even a thick cumulus, and over vegetation the
 # red edge shows in B08. The opt-in `two_stream` model (`SynthConfig.cloud_model`,
 # `dfmask synth --cloud-model`; the temperate settings use it) does this, with optical
 # thicknesses of the ISCCP cloud classes. Both label the same visible share as cloud. Below: one
@@ -170,10 +187,11 @@ for model in ("beer_lambert", "two_stream"):
 plots.spectra_figure(rows_models, classes=[2, 1], bands=["B02", "B03", "B04", "B08", "B11", "B12"],
                      title="synthetic temperate scene under the two cloud models")
 plt.show()
-print(format_table([{"model": r["source"], "class": r["class_name"], "pixels": r["n"],
-                     "B02": r["B02 median"], "B08": r["B08 median"], "B11": r["B11 median"],
-                     "B08 / B02": r["B08 median"] / r["B02 median"]}
-                    for r in rows_models if r["class"] in (1, 2)], digits=3))
+show_table([{"model": r["source"], "class": r["class_name"], "pixels": r["n"],
+             "B02": r["B02 median"], "B08": r["B08 median"], "B11": r["B11 median"],
+             "B08 / B02": r["B08 median"] / r["B02 median"]}
+            for r in rows_models if r["class"] in (1, 2)], digits=3,
+           caption="Median TOA reflectance under the two cloud models (synthetic)")
 
 # %% [markdown]
 # ## Gallery
@@ -185,18 +203,17 @@ print(format_table([{"model": r["source"], "class": r["class_name"], "pixels": r
 
 # %%
 gallery = (splits["TEST"] + splits["VALIDATION"] + splits["TRAIN"])[:n_gallery]
-fig, axes = plt.subplots(len(gallery), 3, figsize=(12, 4 * len(gallery)), layout="constrained",
-                         squeeze=False)
-for row, product in zip(axes, gallery):
+rows_gallery = []
+for product in gallery:
     scene = read_product(product, progress=False)
     truth, _ = read_labels(next(product.glob("GRANULE/*/IMG_DATA/*_LABELS.tif")))
     name = f"{scene.metadata.tile_id} {scene.metadata.sensing_time[:10]}"
     unsaturated = scene.valid & ~scene.saturated  # DN 65535 would set the stretch
-    plots.rgb_figure(scene.bands(("B04", "B03", "B02")), unsaturated,
-                     title=f"synthetic {name}: true colour", ax=row[0])
-    row[1].imshow(plots.stretch_rgb(scene.bands(("B12", "B11", "B8A")), unsaturated))
-    row[1].set(title="false colour B12/B11/B8A", xticks=[], yticks=[])
-    plots.classmap_figure(truth, title="synthetic truth", ax=row[2], legend=row is axes[0])
+    rows_gallery.append([
+        Panel("rgb", scene.bands(("B04", "B03", "B02")), f"synthetic {name}", unsaturated),
+        Panel("rgb", scene.bands(("B12", "B11", "B8A")), "false colour B12/B11/B8A", unsaturated),
+        Panel("classes", truth, "synthetic truth")])
+plots.panels_figure(rows_gallery)
 plt.show()
 
 # %% [markdown]
@@ -209,8 +226,6 @@ plt.show()
 # labelled test scenes; the numbers here are for the synthetic scenes only.
 
 # %%
-from dfmask_lib.fmask import run_fmask
-
 pairs, names = [], []
 for product in splits[score_split]:
     scene = read_product(product, progress=False)
@@ -218,10 +233,8 @@ for product in splits[score_split]:
     pairs.append((truth, run_fmask(scene).classes))
     names.append(scene.metadata.tile_id)
 pooled, per_scene = score_scenes(pairs)
-print(f"Fmask on {len(pairs)} synthetic {score_split} scenes: OA {pooled.oa:.3f}, "
-      f"mIoU {pooled.miou:.3f} ({pooled.n_pixels} labelled pixels)")
-print(format_table(pooled.class_rows()))
-print()
-print(format_table(scores_table(dict(zip(names, per_scene)))))
+show_table(pooled.class_rows(), caption=f"Fmask on {len(pairs)} synthetic {score_split} scenes, "
+           f"pooled: OA {pooled.oa:.3f}, mIoU {pooled.miou:.3f} ({pooled.n_pixels} labelled pixels)")
+show_table(scores_table(dict(zip(names, per_scene))), caption="Per scene")
 plots.confusion_figure(pooled.confusion, title=f"Fmask vs synthetic truth ({score_split})")
 plt.show()

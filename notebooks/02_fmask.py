@@ -15,17 +15,27 @@
 # (RSE 118:83-94), Zhu et al. 2015 (RSE 159:269-277), Qiu et al. 2019 and Frantz et al. 2018
 # (RSE 215:471-481, cloud displacement index). Its steps, each a pure array function:
 #
-# 1. observation mask; 2. indices (NDVI, NDSI, NDBI, whiteness, HOT, CDI); 3. potential snow;
-# 4. water; 5. potential cloud pixels (PCP) with the normalised cirrus test; 6. absolute snow
-# (SCSI); 7.-8. cloud probabilities over land and water with dynamic thresholds (82.5th
-# percentile of clear pixels + 0.20); 9. removal of bright-surface commission (90 m erosion,
-# CDI); 10. potential shadow by flood fill of NIR and SWIR1; 11. shadow matching per cloud
-# object over heights of 200 m to 12 km; 12. buffers (cloud 3 px, shadow 3 px) and precedence.
+# 1. the observation mask;
+# 2. the indices (NDVI, NDSI, NDBI, whiteness, HOT, CDI);
+# 3. potential snow;
+# 4. water;
+# 5. potential cloud pixels (PCP), with the normalised cirrus test;
+# 6. absolute snow (the spectral-contextual snow index, SCSI);
+# 7. cloud probability over land and over water, each with a dynamic threshold (a percentile
+#    of the clear pixels plus a margin);
+# 8. the cloud layer from the probabilities;
+# 9. removal of bright-surface commission (erosion and the CDI);
+# 10. potential shadow by a flood fill of NIR and SWIR1;
+# 11. shadow matching per cloud object over a range of cloud heights;
+# 12. buffers around cloud and shadow, and the class precedence.
+#
+# Every threshold, window and size is a field of `FmaskConfig`, named after the paper that
+# defines it; the table at the end of this page lists them all.
 #
 # All images here are **real** Sentinel-2 L1C data from the project's data registry: a
-# Toulouse SAFE product (a 15 x 15 px crop at 20 m: it shows the product path end to end, not
-# much of a mask) and the Betsiboka estuary array from the s2cloudless test data
-# (856 x 512 px at about 60 m), the one real cloudy scene bundled with the project.
+# Toulouse SAFE product (a small crop: it shows the product path end to end, not much of a
+# mask), the Betsiboka estuary array from the s2cloudless test data (the one real cloudy scene
+# bundled with the project) and the cloud-free 18SVG scene of the Virginia coast.
 
 # %% tags=["parameters"]
 # Registry name (relative to the data folder) of an L1C SAFE product to run end to end.
@@ -37,21 +47,31 @@ betsiboka = "s2cloudless_betsiboka/input_arrays.npz"
 betsiboka_resolution = 60.0
 betsiboka_latitude = -15.9
 betsiboka_day_of_year = 80  # the March equinox: an assumption, the date is unknown
+# The cloud-free 18SVG check (dfmask_lib.realdata.svg18): its false cloud share; False to skip.
+svg18 = True
 # Percentiles of the quicklook stretch.
 stretch = (2.0, 98.0)
 
-# %%
+# %% tags=["remove-cell"]
+from dataclasses import fields
+
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import display
+from myst_nb import glue
 
 from dfmask_lib import plots
-from dfmask_lib.classes import FMASK
+from dfmask_lib.classes import CLOUD, FMASK, recode
+from dfmask_lib.display import interactive_maps, setup_notebook, show_table
 from dfmask_lib.fmask import FmaskConfig, class_fractions, run_fmask
 from dfmask_lib.fmask.product import array_scene
+from dfmask_lib.products import short_name
 from dfmask_lib.reader import read_product
+from dfmask_lib.realdata import svg18 as load_svg18
 from dfmask_lib.registry import fetch, fetch_dir
 from dfmask_lib.synthetic.splits import sun_position
 
+setup_notebook()
 config = FmaskConfig()
 
 # %% [markdown]
@@ -59,18 +79,18 @@ config = FmaskConfig()
 #
 # `read_product` gives the 20 m scene (reflectance with the baseline-04.00 offset, sun angles
 # from MTD_TL.xml, per-pixel view angles); `run_fmask` gives Fmask codes; `dfmask fmask PRODUCT`
-# writes them as `<granule>/IMG_DATA/T<tile>_<datetime>_FMASK.tif`. The crop has fewer clear
-# pixels than Fmask's 40,000 minimum, so step 7 applies: cloud = PCP, no probabilities or shadow
-# matching.
+# writes them as `<granule>/IMG_DATA/T<tile>_<datetime>_FMASK.tif`. A crop with fewer clear
+# pixels than Fmask's minimum (`FmaskConfig.min_clear_pixels`) skips the probabilities and the
+# shadow matching: cloud = PCP (the line below lists the skipped steps).
 
 # %%
 scene = read_product(fetch_dir(product, progress=False), progress=False)
 result = run_fmask(scene, config)
-print(f"{product.split('/')[-1]}: {scene.shape[0]} x {scene.shape[1]} px at "
+print(f"{short_name(product)}: {scene.shape[0]} x {scene.shape[1]} px at "
       f"{scene.resolution:g} m, sun zenith {scene.sun_zenith:.1f} deg, azimuth "
       f"{scene.sun_azimuth:.1f} deg; skipped: {result.layers['skipped']}")
-for name, fraction in class_fractions(result.fmask).items():
-    print(f"  {name:<13} {100 * fraction:6.2f} %")
+show_table([{"Fmask class": name, "share %": 100 * fraction}
+            for name, fraction in class_fractions(result.fmask).items()], digits=2)
 fig, axes = plt.subplots(1, 2, figsize=(9, 4), layout="constrained")
 plots.rgb_figure(scene, percentiles=stretch, ax=axes[0], title="RGB")
 plots.classmap_figure(result.fmask, table=FMASK, ax=axes[1], title="Fmask 4 (project colours)")
@@ -178,8 +198,8 @@ if data is not None:
     iou = (ours & theirs).sum() / (ours | theirs).sum()
     print(f"cloud IoU, our Fmask 4 vs s2cloudless: {iou:.3f} (cloud {100 * ours.mean():.1f} % "
           f"vs {100 * theirs.mean():.1f} %)")
-    for name, fraction in class_fractions(bres.fmask).items():
-        print(f"  {name:<13} {100 * fraction:6.2f} %")
+    show_table([{"Fmask class": name, "share %": 100 * fraction}
+                for name, fraction in class_fractions(bres.fmask).items()], digits=2)
     fig, axes = plt.subplots(1, 3, figsize=(17, 6), layout="constrained")
     plots.rgb_figure(bscene, percentiles=stretch, ax=axes[0], title="RGB")
     plots.classmap_figure(bres.fmask, table=FMASK, ax=axes[1], legend=False,
@@ -187,8 +207,42 @@ if data is not None:
     agreement = np.select([ours & theirs, ours & ~theirs, ~ours & theirs], [3, 2, 1], 0)
     axes[2].imshow(agreement, cmap=plt.matplotlib.colors.ListedColormap(
         ["0.15", "tab:orange", "tab:blue", "white"]), vmin=-0.5, vmax=3.5, interpolation="nearest")
-    axes[2].set_title("cloud: both (white), only ours (blue), only s2cloudless (orange)")
+    axes[2].set_title("cloud: both (white), only ours (blue),\nonly s2cloudless (orange)")
     axes[2].set_axis_off()
+    plt.show()
+
+# %% [markdown]
+# The same scene to explore (works in the page, offline): choose the map shown over the RGB,
+# switch classes on and off, and hover for the classes of both maps at a pixel. The
+# s2cloudless mask is drawn as cloud / clear land.
+
+# %%
+if data is not None:
+    s2c = np.where(theirs, 2, 1).astype(np.uint8) * bscene.valid
+    display(interactive_maps(plots.stretch_rgb(bscene.bands(plots.RGB_BANDS), bscene.valid,
+                                               stretch),
+                             {"Fmask 4 (ours)": recode(bres.fmask, FMASK), "s2cloudless": s2c},
+                             title="Betsiboka (real, 60 m)"))
+
+# %% [markdown]
+# ## The cloud-free 18SVG scene: false clouds
+#
+# The 18SVG scene (Virginia coast, 2016) has no cloud at all, so every pixel Fmask calls cloud
+# is a false cloud: here, {glue:text}`svg18_cloud:.2f` % of its valid pixels (after the cloud
+# buffer). The map shows where they are.
+
+# %%
+if svg18:
+    sscene, _ = load_svg18()
+    sres = run_fmask(sscene, config)
+    false_cloud = 100 * float((recode(sres.fmask, FMASK)[sscene.valid] == CLOUD).mean())
+    glue("svg18_cloud", false_cloud, display=False)
+    print(f"18SVG: {sscene.shape[0]} x {sscene.shape[1]} px at {sscene.resolution:g} m; "
+          f"false cloud {false_cloud:.2f} % of the valid pixels")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5), layout="constrained")
+    plots.rgb_figure(sscene, percentiles=stretch, ax=axes[0], title="18SVG RGB (real)")
+    plots.classmap_figure(sres.fmask, table=FMASK, ax=axes[1], legend=True,
+                          title="Fmask 4 (ours)")
     plt.show()
 
 # %% [markdown]
@@ -198,22 +252,32 @@ if data is not None:
 #   Thin cloud over snow, and snow or ice with low NDSI (old, dirty, shaded), are confused in both
 #   directions. Qiu et al. (2019) added the spectral-contextual snow index and the
 #   bright-surface erosion for exactly this, and still report the largest errors over snow and
-#   ice; Nambiar et al. (2022) measured Fmask 4 at 75 % overall accuracy on polar and mountain
-#   scenes against 93 % for Deep F-Mask, mostly from this confusion.
-# * **Shadows on snow.** The potential shadow needs a 0.02 drop in *both* NIR and SWIR1, but snow
+#   ice; Nambiar et al. (2022) found Fmask 4's overall accuracy on polar and mountain scenes far
+#   below Deep F-Mask's, mostly from this confusion (their figures are quoted in
+#   `06_comparison`).
+# * **Shadows on snow.** The potential shadow needs a drop in *both* NIR and SWIR1, but snow
 #   is already dark in SWIR1, and a flood fill only finds pits that are closed off from the image
 #   border: shadows on snow reaching dark water or the edge are missed, and without shadow
 #   candidates the matching (step 11) fails (Qiu et al. 2019; Nambiar et al. 2022).
 # * **Bright surfaces.** Bright sand, salt, rock and urban roofs pass the spectral cloud tests;
-#   the 90 m erosion and the CDI (Frantz et al. 2018) remove thin or small ones, wide ones stay.
-#   On the cloud-free 18SVG tile (Virginia coast) the barrier-island beach is the only "cloud":
-#   about 0.5 % of the tile after the 3 px buffer, what survives the 250 m false-positive buffer
-#   (see `tests/fmask/test_real_data.py`).
+#   the erosion and the CDI (Frantz et al. 2018) remove thin or small ones, wide ones stay.
+#   On the cloud-free 18SVG tile above, the barrier-island beach is the only "cloud"
+#   ({glue:text}`svg18_cloud:.2f` % of the tile).
 # * **Turbid water.** Sediment-laden water is bright in the visible and NIR and dark in SWIR1, so
-#   it can pass the snow test (NDSI > 0.15, NIR > 0.11, green > 0.10, Zhu & Woodcock 2012): on
+#   it can pass the snow test (NDSI, NIR and green thresholds of Zhu & Woodcock 2012): on
 #   the Betsiboka scene above, the estuary's muddy channels come out partly as snow (cyan).
 # * **Merged cloud fields.** Matching treats each 8-connected cloud object as one body at one
 #   height; touching clouds at different heights get one compromise height and misplaced shadows.
 #
 # These errors are what the self-training of Deep F-Mask corrects: the network learns the
 # majority pattern of the noisy Fmask labels and is selected on human-labelled scenes.
+
+# %% [markdown]
+# ## The settings
+#
+# Every field of `FmaskConfig` as used on this page (defaults of Qiu et al. 2019 and the
+# papers cited in `dfmask_lib/fmask/config.py`; sizes in pixels of the 20 m grid).
+
+# %%
+show_table([{"setting": f.name, "value": getattr(config, f.name)} for f in fields(config)],
+           digits=4, caption="FmaskConfig")

@@ -10,24 +10,26 @@
 # # Stage 0: a U-Net trained on Fmask labels
 #
 # The first step of Deep F-Mask (Nambiar et al. 2022, Remote Sens. 14:1825): the smallest U-Net of
-# the family (16 start filters, 5 levels, 1.94 M parameters) learns from **Fmask labels**, the
-# only labels available at scale, and is selected on **human-labelled** validation scenes.
+# the family ({glue:text}`filters` start filters, {glue:text}`depth` levels,
+# {glue:text}`n_params` parameters) learns from **Fmask labels**, the only labels available at
+# scale, and is selected on **human-labelled** validation scenes.
 #
 # Everything here runs on the **synthetic** polar and mountain scenes of notebook 01 (ground truth
 # known by construction, standing in for the paper's human labels). The steps:
 #
 # 1. label every TRAIN product with the project's Fmask 4 (`*FMASK.tif` beside its bands);
-# 2. cut TRAIN products into 256 px patches with Fmask labels, VALIDATION products with their
+# 2. cut TRAIN products into patches with Fmask labels, VALIDATION products with their
 #    synthetic truth (`dfmask_lib.patches`, HDF5);
 # 3. train stage 0 in the supervised setting (all training patches, Fmask labels;
 #    `dfmask_lib.train`), keeping the epoch with the best validation mIoU;
 # 4. learning curves, scores of the network and of its teacher Fmask against the synthetic truth,
 #    and sample predictions.
 #
-# Deviations from the paper, on purpose: batch 8 instead of 1 and, by default, bf16 mixed
-# precision with channels-last on CPU. The default limit of 40 epochs (the paper allows up to
-# 400) keeps the whole book within the time a two-core machine allows; section 3 prints how many
-# epochs ran and how long they took.
+# Deviations from the paper, on purpose: a batch of {glue:text}`batch_size` patches instead of
+# one and, by default, bf16 mixed precision with channels-last on CPU. **Training is shorter
+# than the paper's**: this profile stops at {glue:text}`epochs` epochs where the paper allows up
+# to {glue:text}`paper_epochs`, so that the whole book fits the time a two-core machine allows;
+# section 3 prints how many epochs ran and how long they took, section 4 shows the curves.
 # The same run from the command line:
 # `dfmask train synthetic --stage 0 --full --train-h5 ... --val-h5 ... --epochs N --amp`.
 
@@ -43,7 +45,7 @@ experiment = "synthetic"
 # Epochs (upper bound; early stopping may end sooner).
 epochs = 30
 batch_size = 8
-# bf16 autocast on CPU (about 2-3x faster training, see README "Performance").
+# bf16 autocast on CPU (faster training: chapter "Performance").
 amp = True
 channels_last = True
 num_workers = 2
@@ -51,27 +53,37 @@ seed = 0
 # Validation patches shown as examples.
 n_examples = 3
 
-# %%
+# %% tags=["remove-cell"]
 import json
-import warnings
 from pathlib import Path
 
 import h5py
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import display
+from myst_nb import glue
 
-warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto without ipywidgets
 from dfmask_lib import plots
-from dfmask_lib.classes import CLASS_CODES, CLASS_NAMES, SCORED_CLASSES
-from dfmask_lib.fmask import ensure_fmask
-from dfmask_lib.metrics import confusion_matrix, format_table, scores, scores_table
-from dfmask_lib.patches import PatchConfig
-from dfmask_lib.products import find_products, make_data
+from dfmask_lib.classes import CLASS_NAMES, SCORED_CLASSES
 from dfmask_lib.dataset import PatchDataset
+from dfmask_lib.display import interactive_bars, interactive_maps, setup_notebook, show_table
+from dfmask_lib.fmask import ensure_fmask
+from dfmask_lib.metrics import confusion_matrix, scores, scores_table
+from dfmask_lib.patches import PatchConfig
+from dfmask_lib.plots import Panel
+from dfmask_lib.products import find_products, make_data, short_name
 from dfmask_lib.reader import find_label_file, read_labels
 from dfmask_lib.train import TrainConfig, load_checkpoint, mfb_weights, predict_patches, train
-from dfmask_lib.unet import count_parameters
+from dfmask_lib.unet import STAGES, count_parameters
 
+setup_notebook()
+glue("filters", STAGES[0][0], display=False)
+glue("depth", STAGES[0][1], display=False)
+glue("batch_size", batch_size, display=False)
+glue("epochs", epochs, display=False)
+glue("paper_epochs", TrainConfig().max_epochs, display=False)
+
+# %%
 train_dir = Path(synthetic_dir) / "TRAIN"
 val_dir = Path(synthetic_dir) / "VALIDATION"
 train_products, val_products = find_products(train_dir), find_products(val_dir)
@@ -107,8 +119,9 @@ weights = mfb_weights(hist)
 labelled = hist[1:].sum()
 print(f"training patches: {len(train_set)} (per self-training subset: "
       f"{np.bincount(train_set.subset).tolist()}), validation patches: {len(val_set)}")
-print(format_table([{"class": f"{c} {CLASS_NAMES[c]}", "Fmask pixels %": 100 * hist[c] / labelled,
-                     "MFB weight": float(weights[c])} for c in SCORED_CLASSES]))
+show_table([{"class": f"{c} {CLASS_NAMES[c]}", "Fmask pixels %": 100 * hist[c] / labelled,
+             "MFB weight": float(weights[c])} for c in SCORED_CLASSES],
+           formats={"Fmask pixels %": ".1f"}, caption="Training labels and class weights")
 
 # %% [markdown]
 # ## 3. Training stage 0 (supervised, Fmask labels)
@@ -120,6 +133,7 @@ cfg = TrainConfig(stage=0, in_channels=len(train_set.bands), full=True, max_epoc
 out_dir = Path(runs_dir) / experiment / "stage0"
 result = train(cfg, train_h5, val_h5, out_dir, resume=True, restart_on_change=True)
 model, _, ckpt = load_checkpoint(out_dir / "best.pt")
+glue("n_params", f"{count_parameters(model) / 1e6:.2f} M", display=False)
 print(f"U-Net stage 0: {count_parameters(model):,} parameters; lr {cfg.lr:g}, batch {cfg.batch_size}, "
       f"amp {cfg.amp}")
 seconds = [h["time_s"] for h in result.history]
@@ -162,7 +176,10 @@ for k, (src, (r, c, h, w)) in enumerate(zip(val_sources, val_windows)):
     val_fmask[k, :h, :w] = fmask_maps[src][r:r + h, c:c + w]
 named = {"Fmask (teacher)": scores(confusion_matrix(val_truth, val_fmask)),
          "U-Net stage 0": scores(confusion_matrix(val_truth, pred))}
-print(format_table(scores_table(named)))
+show_table(scores_table(named), caption="Synthetic VALIDATION patches, pooled")
+display(interactive_bars(scores_table(named), ["OA"] + [f"IoU {CLASS_NAMES[c]}"
+                                                        for c in SCORED_CLASSES] + ["mIoU"],
+                         title="student and teacher on the synthetic VALIDATION patches"))
 
 # %% [markdown]
 # ## 6. Sample validation patches
@@ -177,18 +194,20 @@ order = []
 for k in np.argsort([-len(np.unique(t[t > 0])) for t in val_truth], kind="stable"):
     if len(order) < n_examples and val_sources[k] not in {val_sources[j] for j in order}:
         order.append(k)
-cmap, norm = plots.class_colormap()
-fig, axes = plt.subplots(len(order), 4, figsize=(12, 3 * len(order)), squeeze=False)
-for row, k in zip(axes, order):
-    valid = val_truth[k] > 0
-    row[0].imshow(plots.stretch_rgb(val_images[k][[2, 1, 0]], valid), interpolation="nearest")
-    for ax, m in zip(row[1:], (val_fmask[k], pred[k] * valid, val_truth[k])):
-        ax.imshow(m, cmap=cmap, norm=norm, interpolation="nearest")
-    titles = (f"RGB, {val_sources[k][:24]}...", "Fmask (training labels)", "U-Net stage 0",
-              "synthetic truth")
-    for ax, title in zip(row, titles):
-        ax.set_title(title, fontsize="small")
-        ax.set_axis_off()
-fig.legend(handles=plots.class_legend_handles(), loc="lower center", ncol=len(CLASS_CODES),
-           frameon=False, fontsize="small")
-fig.tight_layout(rect=(0, 0.04, 1, 1))
+rows_panels = [[Panel("rgb", val_images[k][[2, 1, 0]], f"RGB, {short_name(val_sources[k])}",
+                      val_truth[k] > 0),
+                Panel("classes", val_fmask[k], "Fmask (training labels)"),
+                Panel("classes", pred[k] * (val_truth[k] > 0), "U-Net stage 0"),
+                Panel("classes", val_truth[k], "synthetic truth")] for k in order]
+plots.panels_figure(rows_panels)
+plt.show()
+
+# %% [markdown]
+# The first of these patches to explore (offline): choose the map drawn over the RGB, switch
+# classes off and on, hover for every map's class at a pixel.
+
+# %%
+k = order[0]
+display(interactive_maps(plots.stretch_rgb(val_images[k][[2, 1, 0]], val_truth[k] > 0),
+                         {"Fmask": val_fmask[k], "U-Net stage 0": pred[k] * (val_truth[k] > 0)},
+                         truth=val_truth[k], title=f"{short_name(val_sources[k])} (synthetic)"))

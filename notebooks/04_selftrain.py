@@ -12,15 +12,15 @@
 # The contribution of Deep F-Mask (Nambiar et al. 2022, Remote Sens. 14:1825): the network
 # relabels its own training data and grows, stage by stage.
 #
-# 1. The training patches are shuffled once (seeded) into four subsets of about 25 %.
-# 2. **Stage 0** (16 start filters, 5 levels, 1.94 M parameters) trains on subset 0 with Fmask
-#    labels.
+# 1. The training patches are shuffled once (seeded) into four subsets of about a quarter each.
+# 2. **Stage 0**, the smallest U-Net, trains on subset 0 with Fmask labels.
 # 3. Before **stage k** (1-3), the best stage k-1 model relabels subsets 1..k: softmax, argmax over
-#    classes 1-5, label 0 where the top probability is below 0.4 or Fmask says no data. Subset 0
-#    keeps its Fmask labels. The class weights (median frequency balancing) are recomputed from
-#    the labels the stage actually trains on.
-# 4. Stage k trains a bigger U-Net (stage 1: 32/5, 7.77 M; stage 2: 24/6, 17.50 M; stage 3:
-#    32/6, 31.11 M parameters) on subsets 0..k, with augmentation (flips, rot90, zoom, cut-out).
+#    classes 1-5, label 0 where the top probability is below the threshold
+#    ({glue:text}`threshold`, the paper's) or Fmask says no data. Subset 0 keeps its Fmask
+#    labels. The class weights (median frequency balancing) are recomputed from the labels the
+#    stage actually trains on.
+# 4. Stage k trains a bigger U-Net on subsets 0..k, with augmentation (flips, rot90, zoom,
+#    cut-out); the network sizes are in the first table below.
 # 5. Every stage keeps the epoch with the best mIoU on the labelled validation scenes.
 #
 # Everything here runs on the **synthetic** scenes of notebook 01, whose truth stands in for the
@@ -28,10 +28,10 @@
 # `dfmask selftrain EXP --train-h5 ... --val-h5 ...`); it writes one experiment folder with a
 # `manifest.json` and reuses finished stages whose inputs, settings and code are unchanged.
 #
-# Deviations from the paper, on purpose: batch 8 instead of 1, bf16 mixed precision with
-# channels-last on the CPU, and far fewer epochs than the paper's limit of 400 (the `epochs`
-# parameter below), so that the whole book runs on two CPU cores; the curves in section 4 show
-# where each stage stopped.
+# Deviations from the paper, on purpose: a batch of {glue:text}`batch_size` instead of one, bf16
+# mixed precision with channels-last on the CPU, and **far fewer epochs than the paper's limit of
+# {glue:text}`paper_epochs`** (this profile: {glue:text}`epochs_text`), so that the whole book
+# runs on two CPU cores; the curves in section 3 show where each stage stopped.
 
 # %% tags=["parameters"]
 # Folder of the synthetic splits written by notebook 01 (TRAIN/ and VALIDATION/ hold .SAFE products).
@@ -45,7 +45,7 @@ experiment = "selftrain"
 stages = [0, 1, 2, 3]
 epochs = [40, 15, 12, 10]
 batch_size = 8
-# bf16 autocast and channels-last on the CPU (about 2-3x faster, README "Performance").
+# bf16 autocast and channels-last on the CPU (faster: chapter "Performance").
 amp = True
 channels_last = True
 num_workers = 2
@@ -55,21 +55,37 @@ threshold = 0.4
 # "auto": CUDA when present, else the CPU.
 device = "auto"
 
-# %%
-import warnings
+# %% tags=["remove-cell"]
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from IPython.display import display
+from myst_nb import glue
 
-warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto without ipywidgets
 from dfmask_lib import plots
+from dfmask_lib.classes import CLASS_NAMES, SCORED_CLASSES
+from dfmask_lib.display import interactive_bars, setup_notebook, show_table
 from dfmask_lib.fmask import ensure_fmask
-from dfmask_lib.metrics import format_table
 from dfmask_lib.patches import PatchConfig
 from dfmask_lib.products import find_products, make_data
 from dfmask_lib.pseudolabels import stats_table
 from dfmask_lib.selftrain import SelfTrainConfig, histories, selftrain, summary_table
+from dfmask_lib.train import TrainConfig
+from dfmask_lib.unet import STAGES, UNet, count_parameters, stage_config
 
+setup_notebook()
+glue("threshold", threshold, display=False)
+glue("batch_size", batch_size, display=False)
+glue("paper_epochs", TrainConfig().max_epochs, display=False)
+glue("epochs_text", " / ".join(str(e) for e in epochs) + " for stages "
+     + ", ".join(str(s) for s in stages), display=False)
+
+# %%
+show_table([{"stage": s, "start filters": STAGES[s][0], "levels": STAGES[s][1],
+             "parameters (M)": count_parameters(UNet(stage_config(s))) / 1e6} for s in stages],
+           formats={"parameters (M)": ".2f"}, caption="The U-Net of each stage (7 input channels)")
+
+# %%
 train_dir, val_dir = Path(synthetic_dir) / "TRAIN", Path(synthetic_dir) / "VALIDATION"
 products = find_products(train_dir) + find_products(val_dir)
 built = [ensure_fmask(p)[1] for p in products]
@@ -92,7 +108,13 @@ config = SelfTrainConfig(stages=tuple(stages), max_epochs=tuple(epochs), batch_s
 exp_dir = Path(runs_dir) / experiment
 result = selftrain(config, train_h5, val_h5, exp_dir, overwrite=True)
 logs = histories(exp_dir)
-print(format_table(summary_table(exp_dir)))
+summary = summary_table(exp_dir)
+show_table(summary, formats={"changed %": ".1f", "dropped %": ".1f"},
+           caption="Stages: training, kept epoch, validation mIoU and pseudo-labels")
+plots.stage_progression_figure([{"stage": f"stage {r['stage']}", "val mIoU": r["val mIoU"]}
+                                for r in summary], metrics=("val mIoU",), label="stage",
+                               title="best validation mIoU by stage (synthetic VALIDATION)")
+plt.show()
 for s in result.stages:
     minutes = sum(r["time_s"] for r in logs[s.stage]) / 60
     print(f"stage {s.stage}: {s.train.epochs_run} of {config.epochs(s.stage)} epochs "
@@ -110,10 +132,9 @@ for s in result.stages:
 
 # %%
 for s in result.stages[1:]:
-    print(f"stage {s.stage}: subsets 1-{s.stage} relabelled by the stage {s.stage - 1} model "
-          f"(threshold {config.threshold})")
-    print(format_table(stats_table(s.pseudolabels.stats), digits=1))
-    print()
+    show_table(stats_table(s.pseudolabels.stats), digits=1,
+               caption=f"stage {s.stage}: subsets 1-{s.stage} relabelled by the stage "
+                       f"{s.stage - 1} model (threshold {config.threshold}), % of each Fmask class")
 
 # %% [markdown]
 # ## 3. Learning curves
@@ -131,3 +152,17 @@ fig = plots.learning_curves_figure(
     titles={s.stage: f"stage {s.stage} ({s.train.data['n_train']} patches)"
             for s in result.stages})
 plt.show()
+
+# %% [markdown]
+# Per-class validation IoU of each stage's kept epoch, to explore (hover for values, click a
+# stage in the legend to hide it).
+
+# %%
+rows_iou = []
+for s in result.stages:
+    best = next(r for r in logs[s.stage] if r["epoch"] == s.train.best_epoch)
+    rows_iou.append({"stage": f"stage {s.stage}",
+                     **{f"IoU {CLASS_NAMES[c]}": best.get(f"iou_{c}", float("nan"))
+                        for c in SCORED_CLASSES}})
+display(interactive_bars(rows_iou, [f"IoU {CLASS_NAMES[c]}" for c in SCORED_CLASSES],
+                         label="stage", title="validation IoU per class at each kept epoch"))

@@ -24,9 +24,8 @@
 #   labels (no self-training), the baseline of the method;
 # * **self-training stages 0-3**: the chapter-4 networks.
 #
-# The paper reports, on its real human-labelled test scenes, overall accuracy 93 % for Deep
-# F-Mask against 75 % for Fmask 4; the numbers here are for the synthetic scenes only, with the
-# short training of this profile.
+# The paper reports its scores on real human-labelled test scenes (quoted in `06_comparison`);
+# the numbers here are for the synthetic scenes only, with the short training of this profile.
 
 # %% tags=["parameters"]
 # Folder of the synthetic splits (notebook 01); the scored split.
@@ -45,23 +44,29 @@ device = "auto"
 n_maps = 4
 stretch = [2.0, 98.0]
 
-# %%
-import warnings
+# %% tags=["remove-cell"]
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import display
+from myst_nb import glue
 
-warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto without ipywidgets
 from dfmask_lib import plots
-from dfmask_lib.classes import CLASS_NAMES
+from dfmask_lib.classes import CLASS_NAMES, SCORED_CLASSES
+from dfmask_lib.display import interactive_bars, interactive_maps, setup_notebook, show_table
 from dfmask_lib.evaluate import evaluate_files
 from dfmask_lib.fmask import ensure_fmask
-from dfmask_lib.metrics import format_table, scores_table
-from dfmask_lib.products import find_products
+from dfmask_lib.metrics import scores_table
+from dfmask_lib.plots import Panel
 from dfmask_lib.predict import predict_product
+from dfmask_lib.products import find_products, short_name
 from dfmask_lib.reader import read_labels, read_product
 from dfmask_lib.selftrain import load_manifest
 
+setup_notebook()
+
+# %%
 products = find_products(Path(synthetic_dir) / split)
 exp_dir = Path(runs_dir) / selftrain_experiment
 finished = sorted(int(k) for k, e in load_manifest(exp_dir)["stages"].items()
@@ -101,14 +106,40 @@ for name, ckpt in checkpoints.items():
 evaluations = {name: evaluate_files(paths, products, progress=False)
                for name, paths in maps.items()}
 pooled = {name: ev.pooled for name, ev in evaluations.items()}
-print(format_table(scores_table(pooled)))
-print()
-print(format_table([{"method": name, "OA": s.oa,
-                     **{f"F1 {CLASS_NAMES[c]}": v for c, v in s.f1.items()}, "mIoU": s.miou}
-                    for name, s in pooled.items()]))
+iou_rows = scores_table(pooled)
+f1_rows = [{"method": name, "OA": s.oa, **{f"F1 {CLASS_NAMES[c]}": v for c, v in s.f1.items()},
+            "mIoU": s.miou} for name, s in pooled.items()]
+show_table(iou_rows, caption=f"Synthetic {split}, pooled: OA and IoU per class")
+show_table(f1_rows, caption=f"Synthetic {split}, pooled: F1 per class")
 teacher, last = pooled["Fmask (teacher)"], list(pooled.values())[-1]
-print(f"\n{list(pooled)[-1]} vs its teacher Fmask: OA {last.oa:.3f} vs {teacher.oa:.3f} "
-      f"({100 * (last.oa - teacher.oa):+.1f} points), mIoU {last.miou:.3f} vs {teacher.miou:.3f}")
+glue("last_method", list(pooled)[-1], display=False)
+glue("last_oa", last.oa, display=False)
+glue("teacher_oa", teacher.oa, display=False)
+glue("oa_gain", 100 * (last.oa - teacher.oa), display=False)
+
+# %% [markdown]
+# The last stage, {glue:text}`last_method`, reaches an overall accuracy of
+# {glue:text}`last_oa:.3f` against its teacher's {glue:text}`teacher_oa:.3f`
+# ({glue:text}`oa_gain:+.1f` points) on these synthetic scenes.
+#
+# ### The stage progression
+#
+# Overall accuracy and mIoU from the teacher through the supervised baseline to each
+# self-training stage, then IoU and F1 per class and method.
+
+# %%
+plots.stage_progression_figure([{"method": r["method"], "OA": r["OA"], "mIoU": r["mIoU"]}
+                                for r in iou_rows],
+                               title=f"synthetic {split}, pooled: from the teacher to stage 3")
+plt.show()
+iou_columns = [f"IoU {CLASS_NAMES[c]}" for c in SCORED_CLASSES]
+f1_columns = [f"F1 {CLASS_NAMES[c]}" for c in SCORED_CLASSES]
+plots.score_bars_figure(iou_rows, iou_columns, title=f"synthetic {split}: IoU per class")
+plt.show()
+plots.score_bars_figure(f1_rows, f1_columns, ylabel="F1", title=f"synthetic {split}: F1 per class")
+plt.show()
+display(interactive_bars(iou_rows, iou_columns + ["mIoU"],
+                         title=f"synthetic {split}: IoU per class (hover, click to hide)"))
 
 # %% [markdown]
 # ## 3. Per scene
@@ -118,17 +149,14 @@ print(f"\n{list(pooled)[-1]} vs its teacher Fmask: OA {last.oa:.3f} vs {teacher.
 
 # %%
 scene_names = evaluations["Fmask (teacher)"].names
-rows = []
-for scene in scene_names:
-    row = {"scene": scene}
-    for name, ev in evaluations.items():
-        row[f"{name} OA"] = ev.scores(scene).oa
-    rows.append(row)
-print(format_table(rows))
-print()
-print(format_table([{"scene": scene, **{f"{name} mIoU": ev.scores(scene).miou
-                                        for name, ev in evaluations.items()}}
-                    for scene in scene_names]))
+short_methods = {name: name.replace("self-trained ", "").replace("supervised ", "sup. ")
+                 .replace(" (teacher)", "") for name in evaluations}
+show_table([{"scene": short_name(scene), **{short_methods[name]: ev.scores(scene).oa
+                                            for name, ev in evaluations.items()}}
+            for scene in scene_names], caption="Overall accuracy per scene")
+show_table([{"scene": short_name(scene), **{short_methods[name]: ev.scores(scene).miou
+                                            for name, ev in evaluations.items()}}
+            for scene in scene_names], caption="mIoU per scene")
 
 # %% [markdown]
 # ## 4. Confusion matrices
@@ -138,7 +166,7 @@ print(format_table([{"scene": scene, **{f"{name} mIoU": ev.scores(scene).miou
 
 # %%
 n = len(pooled)
-fig, axes = plt.subplots((n + 2) // 3, 3, figsize=(18, 5.2 * ((n + 2) // 3)), squeeze=False,
+fig, axes = plt.subplots((n + 2) // 3, 3, figsize=(15, 4.4 * ((n + 2) // 3)), squeeze=False,
                          layout="constrained")
 for ax, (name, s) in zip(axes.flat, pooled.items()):
     plots.confusion_figure(s.confusion, title=name, ax=ax)
@@ -153,19 +181,43 @@ plt.show()
 
 # %%
 shown = products[:n_maps]
-columns = ["truth"] + list(maps)
-fig, axes = plt.subplots(len(shown), len(columns) + 1,
-                         figsize=(2.9 * (len(columns) + 1), 3.1 * len(shown)), squeeze=False,
-                         layout="constrained")
-for i, (row, product) in enumerate(zip(axes, shown)):
+rows_maps, explore = [], None
+for i, product in enumerate(shown):
     scene = read_product(product, bands=("B02", "B03", "B04"), progress=False)
-    plots.rgb_figure(scene.bands(("B04", "B03", "B02")), scene.valid, percentiles=stretch,
-                     ax=row[0], title=f"{scene.metadata.tile_id} RGB")
     truth, _ = read_labels(next(product.glob("GRANULE/*/IMG_DATA/*_LABELS.tif")))
-    panels = [truth] + [read_labels(maps[name][i])[0] for name in maps]
-    for ax, title, classes in zip(row[1:], columns, panels):
-        plots.classmap_figure(classes, title=title, ax=ax, legend=False)
-        ax.title.set_fontsize("small")
-fig.legend(handles=plots.class_legend_handles(), loc="outside lower center",
-           ncol=6, frameon=False, fontsize="small")
+    classes = {name: read_labels(maps[name][i])[0] for name in maps}
+    rows_maps.append([Panel("rgb", scene.bands(("B04", "B03", "B02")),
+                            f"{short_name(product)} RGB", scene.valid),
+                      Panel("classes", truth, "synthetic truth")]
+                     + [Panel("classes", c, short_methods[name]) for name, c in classes.items()])
+    if explore is None:
+        explore = (scene, truth, classes)
+plots.panels_figure(rows_maps)
+plt.show()
+
+# %% [markdown]
+# The first of these scenes to explore (offline): pick the map drawn over the RGB, switch
+# classes off and on, hover for every method's class at a pixel.
+
+# %%
+scene, truth, classes = explore
+display(interactive_maps(plots.stretch_rgb(scene.bands(("B04", "B03", "B02")), scene.valid,
+                                           tuple(stretch)),
+                         {short_methods[n]: c for n, c in classes.items()}, truth=truth,
+                         title=f"{short_name(shown[0])} (synthetic {split})"))
+
+# %% [markdown]
+# ## 6. Where the methods disagree
+#
+# Red where the methods of this chapter do not all give the same class, on the scenes above;
+# grey is no data.
+
+# %%
+rows_disagree = []
+for i, product in enumerate(shown):
+    stack = np.stack([read_labels(maps[name][i])[0] for name in maps])
+    valid = (stack > 0).all(axis=0)
+    rows_disagree.append(Panel("mask", (stack != stack[0]).any(axis=0) & valid,
+                               f"{short_name(product)}: methods disagree", valid))
+plots.panels_figure([rows_disagree], legend=False)
 plt.show()

@@ -52,16 +52,15 @@ stretch = [2.0, 98.0]
 # Records of the synthetic-to-real experiments (benchmarks/real_transfer.py), rendered in 3.
 record_dir = "benchmarks/records"
 
-# %%
-import warnings
+# %% tags=["remove-cell"]
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from IPython.display import display
 
-warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto without ipywidgets
 from dfmask_lib import plots
 from dfmask_lib.compare import PIXEL_RULE, SCORING_RULE, compare_products, speed_rows
-from dfmask_lib.metrics import format_table
+from dfmask_lib.display import interactive_bars, interactive_maps, setup_notebook, show_table
 from dfmask_lib.peers.methods import (DfmaskModel, Method, mapping_rows, method_listing,
                                       parse_methods)
 from dfmask_lib.peers.published import published_rows
@@ -75,6 +74,9 @@ from dfmask_lib.spectra import (betsiboka_spectra, error_sources, product_spectr
 from dfmask_lib.reader import read_product
 from dfmask_lib.selftrain import load_manifest
 
+setup_notebook()
+
+# %%
 peer_list = parse_methods(methods)
 exp_dir = Path(runs_dir) / selftrain_experiment
 finished = sorted(int(k) for k, e in load_manifest(exp_dir)["stages"].items()
@@ -96,10 +98,9 @@ print(SCORING_RULE)
 # then how each method's own classes become the project's (`dfmask_lib.classes`).
 
 # %%
-print(format_table(method_listing(all_methods)))
-print()
-print(format_table([{k: r[k] for k in ("method", "claims", "mapping")} for r in mapping_rows(
-    [m.name for m in peer_list])]))
+show_table(method_listing(all_methods), caption="The methods")
+show_table([{k: r[k] for k in ("method", "claims", "mapping")} for r in mapping_rows(
+    [m.name for m in peer_list])], caption="How each method's classes become the project's")
 
 # %% [markdown]
 # ## 2. Synthetic TEST scenes
@@ -115,9 +116,9 @@ synthetic.to_json(out / "synthetic.json")
 COLUMNS = ["method", "scored on", "OA", "IoU clear land", "IoU cloud", "IoU cloud shadow",
            "IoU snow/ice", "IoU water", "mIoU", "cloud IoU", "no answer", "Mpx/s"]
 pooled = synthetic.overall()
-print(f"synthetic {split}: {len(products)} scenes, pooled over "
-      f"{sum(s.scored.sum() for s in synthetic.scenes.values())} scored pixels")
-print(format_table([{k: r[k] for k in COLUMNS} for r in pooled]))
+show_table([{k: r[k] for k in COLUMNS} for r in pooled], formats={"Mpx/s": ".2f"},
+           caption=f"synthetic {split}: {len(products)} scenes, pooled over "
+                   f"{sum(s.scored.sum() for s in synthetic.scenes.values())} scored pixels")
 for what, why in synthetic.skipped.items():
     print(f"skipped {what}: {why}")
 
@@ -129,6 +130,8 @@ for what, why in synthetic.skipped.items():
 iou_columns = ["IoU clear land", "IoU cloud", "IoU cloud shadow", "IoU snow/ice", "IoU water"]
 fig = plots.score_bars_figure(pooled, iou_columns, title=f"synthetic {split}, pooled: IoU per class")
 plt.show()
+display(interactive_bars(pooled, iou_columns + ["mIoU", "cloud IoU"],
+                         title=f"synthetic {split}, pooled (hover for values, click to hide)"))
 
 # %% [markdown]
 # ### Maps side by side
@@ -165,15 +168,15 @@ checks.to_json(out / "real_checks.json")
 for name, comparison in checks.comparisons.items():
     rows = comparison.table()
     part = [r for r in rows if not r["skipped"]]
-    print(f"\n{name}: {BUNDLED[CHECK_DATA[name]].about}")
+    about = BUNDLED[CHECK_DATA[name]].about
     if name == "18svg":
-        print(format_table([{"method": r["method"], "false cloud share": r["cloud share"],
-                             "Mpx/s": r["Mpx/s"]} for r in part]))
+        show_table([{"method": r["method"], "false cloud share": r["cloud share"],
+                     "Mpx/s": r["Mpx/s"]} for r in part], caption=about)
     elif name == "betsiboka":
-        print(format_table([{"method": r["method"], "cloud IoU vs s2cloudless": r["cloud IoU"],
-                             "cloud F1": r["cloud F1"], "Mpx/s": r["Mpx/s"]} for r in part]))
+        show_table([{"method": r["method"], "cloud IoU vs s2cloudless": r["cloud IoU"],
+                     "cloud F1": r["cloud F1"], "Mpx/s": r["Mpx/s"]} for r in part], caption=about)
     else:
-        print(format_table([{k: r[k] for k in COLUMNS} for r in part]))
+        show_table([{k: r[k] for k in COLUMNS} for r in part], caption=about)
     for r in rows:
         if r["skipped"]:
             print(f"  skipped {r['method']}: {r['skipped']}")
@@ -190,11 +193,16 @@ if chip_rows:
     plt.show()
 if chip is not None:
     result = chip.scenes["ukis"]
-    plots.comparison_maps_figure(BUNDLED["ukis-chip"].load()[0], result.truth,
+    chip_scene = BUNDLED["ukis-chip"].load()[0]
+    plots.comparison_maps_figure(chip_scene, result.truth,
                                  {labels[n]: c for n, c in result.maps.items()},
                                  disagree=result.disagreement(), scored=result.scored,
                                  title="ukis chip (real, 10 m)", percentiles=tuple(stretch))
     plt.show()
+    display(interactive_maps(
+        plots.stretch_rgb(chip_scene.bands(plots.RGB_BANDS), chip_scene.valid, tuple(stretch)),
+        {labels[n]: c for n, c in result.maps.items()}, truth=result.truth,
+        title="ukis chip (real, 10 m): every method's map, to explore offline"))
 
 # %% [markdown]
 # ### The real-data check suite
@@ -208,10 +216,9 @@ if chip is not None:
 # training data; the per-point Fmask snow test (Zhu & Woodcock 2012, eq. 20) is given beside it.
 
 # %%
-print(format_table([{k: v for k, v in r.items() if k != "skipped"}
-                    for r in checks.table(ran_only=True)]))
-print()
-print(format_table(checks.fmask_tests()))
+show_table([{k: v for k, v in r.items() if k != "skipped"} for r in checks.table(ran_only=True)],
+           caption="The real-data check suite")
+show_table(checks.fmask_tests(), caption="Fmask's snow test on the glacier points")
 
 # %% [markdown]
 # ### Why the synthetic-trained network fails on real pixels
@@ -224,10 +231,11 @@ print(format_table(checks.fmask_tests()))
 last = models[-1]
 if chip is not None and last.name in chip.scenes["ukis"].maps:
     result = chip.scenes["ukis"]
-    print(f"{last.label} on the ukis chip: where its errors go")
-    print(format_table(error_sources(result.truth, result.maps[last.name])[:8]))
+    show_table(error_sources(result.truth, result.maps[last.name])[:8],
+               caption=f"{last.label} on the ukis chip: where its errors go")
 train_products = find_products(Path(synthetic_dir) / "TRAIN")[:n_spectra]
-rows_spectra = product_spectra(train_products, source="synthetic TRAIN") + ukis_spectra(10) + betsiboka_spectra() + svg18_spectra()
+rows_spectra = (product_spectra(train_products, source="synthetic TRAIN") + ukis_spectra(10)
+                + betsiboka_spectra() + svg18_spectra())
 fig = plots.spectra_figure(rows_spectra, classes=[1, 2, 3, 5],
                            title="median TOA spectra (25-75 % band): synthetic vs real")
 plt.show()
@@ -239,7 +247,8 @@ plt.show()
 # `benchmarks/real_transfer.py`: a stage-0 network trained with the change ("after") against
 # the default study's stage 0 ("before", the supervised model of `03_stage0`), both scored on the
 # real-data checks above and on the synthetic polar TEST scenes of this book (which must not get
-# worse). A variant takes 10-25 minutes of CPU time, more than this book can spend, so the
+# worse). A variant takes more CPU time than this book can spend (each record below says how
+# long), so the
 # benchmark writes one record per variant to `benchmarks/records/` and this section renders
 # those files (`dfmask_lib.transfer`); the code version and date of each are printed with it.
 # A change is kept only if it helps on the real checks as a whole.
@@ -251,12 +260,11 @@ for rec in records:
           f"{rec['seconds'] / 60:.0f} min on {rec['machine']}")
 transfer = transfer_table(records)
 if transfer:
-    print(format_table(transfer))
-    print()
-    print("Variants with their own synthetic TEST scenes (temperate, or the polar scenes under "
-          "another cloud model). Fmask is the teacher of every stage-0 model: where its labels "
-          "are wrong, the network learns the error.")
-    print(format_table(synthetic_rows(records, exclude=("polar",))))
+    show_table(transfer, caption="Before and after, on the real checks and the synthetic TEST")
+    show_table(synthetic_rows(records, exclude=("polar",)),
+               caption="Variants with their own synthetic TEST scenes (temperate, or the polar "
+                       "scenes under another cloud model). Fmask is the teacher of every stage-0 "
+                       "model: where its labels are wrong, the network learns the error.")
 else:
     print(f"no records in {record_dir}: run benchmarks/real_transfer.py")
 
@@ -272,7 +280,7 @@ if transfer_curves:
     plots.transfer_curves_figure(transfer_curves, references=fmask_rows(transfer),
                                  title="stage 0 scores by training epoch: synthetic and real")
     plt.show()
-    print(format_table(curve_summary(transfer_curves)))
+    show_table(curve_summary(transfer_curves), caption="The curves summarised")
 
 # %% [markdown]
 # How to read this: compare the variants by their curves and by the means over the later epochs
@@ -287,10 +295,11 @@ if transfer_curves:
 #
 # Megapixels per second of each method on the scenes above, measured in this run (median of
 # the interleaved rounds; the scenes are small, so fixed costs weigh). The full-tile speed table
-# (one 5490 x 5490 px tile end to end, `benchmarks/compare_tile.py`) is in the README.
+# (one whole tile end to end, `benchmarks/compare_tile.py`) is in the chapter *Performance*.
 
 # %%
-print(format_table(speed_rows(synthetic, *checks.comparisons.values())))
+show_table(speed_rows(synthetic, *checks.comparisons.values()), formats={"Mpx/s": ".2f"},
+           caption="Speed in this run")
 
 # %% [markdown]
 # ## 5. Published figures, quoted
@@ -300,4 +309,4 @@ print(format_table(speed_rows(synthetic, *checks.comparisons.values())))
 # are context for the measured tables above, not entries of them.
 
 # %%
-print(format_table(published_rows()))
+show_table(published_rows(), caption="Quoted from the papers, not measured here")
