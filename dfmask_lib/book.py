@@ -16,16 +16,32 @@ directory = project root, the profile's parameters injected after the cell tagge
 ``parameters``) and kept as ``book/executed/NN_name.ipynb`` (written atomically; a
 failed run is kept as ``NN_name.failed.ipynb`` for inspection). Then
 ``jupyter-book build`` renders ``book/`` into ``book/_build/html`` with a table of
-contents restricted to the notebooks of the profile that have been executed.
+contents restricted to the notebooks of the profile that have been executed, and the
+static checks of :mod:`dfmask_lib.bookcheck` run on the pages just rendered.
 
-Run it as ``python -m dfmask_lib.book --profile default [--only 00_data ...]`` or
-``dfmask book``.
+A notebook is executed only when something it depends on changed. After a successful
+run the runner writes ``book/executed/NN_name.run.json``, whose ``key`` is a sha256 over
+the notebook's source text, its parameters, the code version, the fingerprints of its
+external inputs (:func:`external_inputs`, fingerprinted by
+:func:`dfmask_lib.cache.fingerprint_inputs`) and the runs (key and time) of the notebooks
+before it in the profile, so that re-executing a chapter re-executes the ones after it; a
+notebook whose record, key, profile and executed copy are all still
+right is skipped (``--force`` executes it anyway). Each executed page says what it ran
+under (metadata ``dfmask`` and a line below its title); the book renders only the pages
+executed under the profile it is built for. The parameters cell of a page shows the
+values the profile injected (papermill's own injected cell is hidden).
+
+Run it as ``python -m dfmask_lib.book --profile default [--only 00_data ... | --from
+02_fmask] [--force]`` or ``dfmask book``.
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
 import os
+import pprint
 import re
 import subprocess
 import sys
@@ -33,17 +49,21 @@ import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from .atomic import atomic_path
+from . import paths
+from .atomic import atomic_path, write_json
 from .config import save_config
 from .errors import ConfigError, MissingDataError, NotebookError
 from .paths import BOOK_DIR, NOTEBOOKS_DIR, PROJECT_ROOT
 
 __all__ = ["Profile", "find_profile", "parse_profile", "load_profile", "notebook_source",
            "notebook_parameters", "check_parameters", "execute_notebook", "book_toc",
-           "build_html", "run_book", "EXECUTED_DIR"]
+           "build_html", "run_book", "EXECUTED_DIR", "external_inputs", "key_parts", "run_key",
+           "read_run_record", "record_line", "show_parameters", "present_notebook",
+           "stamp_notebook", "page_profile", "pages_of_profile", "select_notebooks"]
 
 #: Executed notebooks (git-ignored), the pages the book renders.
 EXECUTED_DIR = BOOK_DIR / "executed"
@@ -52,6 +72,12 @@ PROFILES_DIR = BOOK_DIR / "profiles"
 NOTEBOOK_NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
 KERNEL = "python3"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: Tag of the line under a page's title that says what it was executed under.
+RECORD_TAG = "dfmask-run-record"
+#: What a changed part of a run key is called in the runner's messages.
+KEY_PART_NAMES = {"source": "its source", "parameters": "its parameters",
+                  "code_version": "the code version", "inputs": "its input files",
+                  "upstream": "an earlier notebook"}
 
 
 @dataclass(frozen=True)
@@ -298,6 +324,285 @@ def execute_notebook(
     return time.perf_counter() - start
 
 
+def _parameter_strings(value: Any) -> Iterator[str]:
+    """The strings a parameter value holds: itself, or the strings inside a list."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _parameter_strings(item)
+
+
+def _existing(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long, a NUL byte: not a path
+        return False
+
+
+def external_inputs(parameters: Mapping[str, Any], *, root: Path = PROJECT_ROOT,
+                    mirrors: Sequence[Path] | None = None,
+                    excluded: Sequence[Path] | None = None) -> list[Path]:
+    """The existing files and folders a notebook's parameters name: its external inputs.
+
+    A parameter value (a string, or a string inside a list) is an input when it names
+    an existing path relative to ``root`` (or absolute), else relative to a data mirror
+    (registry names such as ``"alcd_toulouse_safe/...SAFE"``). Paths under ``excluded``
+    are not inputs: they are the book's own outputs, which the keys of the notebooks
+    that write them cover; nor are ``root``, a mirror, or folders above them.
+
+    Args:
+        parameters: one notebook's papermill parameters.
+        root: the project root (the kernels' working directory).
+        mirrors: data folders registry names are relative to; default the local mirror
+            (:func:`dfmask_lib.paths.default_mirror`) when it exists.
+        excluded: default ``root/data/generated`` and :data:`dfmask_lib.paths.GENERATED_DIR`.
+
+    Returns:
+        Resolved paths, each once, in the order the parameters name them.
+    """
+    if mirrors is None:
+        mirror = paths.default_mirror()
+        mirrors = [mirror] if mirror is not None and mirror.is_dir() else []
+    bases = [Path(root).resolve(), *(Path(m).resolve() for m in mirrors)]
+    if excluded is None:
+        excluded = [Path(root) / "data" / "generated", paths.GENERATED_DIR]
+    outside = [Path(e).resolve() for e in excluded]
+    found: dict[Path, None] = {}
+    for value in parameters.values():
+        for text in _parameter_strings(value):
+            hit = next((b / text for b in bases if text.strip() and _existing(b / text)), None)
+            if hit is None:
+                continue
+            hit = hit.resolve()
+            if any(hit.is_relative_to(e) for e in outside) or any(
+                    b.is_relative_to(hit) for b in bases):
+                continue
+            found[hit] = None
+    return list(found)
+
+
+def key_parts(source_text: str, parameters: Mapping[str, Any],
+              upstream: Sequence[str | None], *, version: str | None = None,
+              inputs: Sequence[Path] = ()) -> dict[str, str]:
+    """What a notebook's run key is computed from, each part as text.
+
+    Args:
+        source_text: the notebook's ``.py`` source.
+        parameters: its papermill parameters (JSON, keys sorted).
+        upstream: the runs of the notebooks before it in the profile, each as its run
+            record's ``key@executed`` (None: never executed).
+        version: the code version; default :func:`dfmask_lib.version.get_version`.
+        inputs: its external inputs (:func:`external_inputs`), fingerprinted by
+            :func:`dfmask_lib.cache.fingerprint_inputs` (name, size, mtime).
+    """
+    from .cache import fingerprint_inputs
+    from .version import get_version
+
+    return {"source": source_text,
+            "parameters": json.dumps(dict(parameters), sort_keys=True, default=str),
+            "code_version": version or get_version(),
+            "inputs": json.dumps(fingerprint_inputs(inputs), default=str),
+            "upstream": json.dumps(list(upstream))}
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_key(parts: Mapping[str, str]) -> str:
+    """sha256 (hex) of the :func:`key_parts` (as JSON, keys sorted)."""
+    return _sha256(json.dumps(dict(parts), sort_keys=True))
+
+
+def _part_digests(parts: Mapping[str, str]) -> dict[str, str]:
+    """A short digest of each key part, kept in the run record to say later what changed."""
+    return {k: _sha256(v)[:16] for k, v in parts.items()}
+
+
+def read_run_record(path: Path) -> dict[str, Any] | None:
+    """A run record ``NN_name.run.json`` as a dict, or None (missing or unreadable)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _run_id(record: Mapping[str, Any] | None) -> str | None:
+    """How a later notebook's key names one run of an earlier one: ``key@executed``.
+
+    The time is part of it so that re-executing an earlier notebook (``--force``, a
+    missing page) re-executes the later ones even when its key did not change: its
+    outputs under ``data/generated`` (training, random draws) may have.
+    """
+    return None if record is None else f"{record.get('key')}@{record.get('executed')}"
+
+
+def _why_execute(record: Mapping[str, Any] | None, parts: Mapping[str, str], page: Path,
+                 profile: str, force: bool) -> str | None:
+    """Why a notebook must be executed now ("" when it never was), or None: up to date."""
+    if force:
+        return "--force"
+    if record is None:
+        return ""
+    if not page.is_file():
+        return "its executed page is missing"
+    if record.get("profile") != profile:
+        return f"last executed under profile {record.get('profile')!r}"
+    if record.get("key") == run_key(parts):
+        return None
+    old = record.get("parts") or {}
+    changed = [KEY_PART_NAMES[k] for k, v in _part_digests(parts).items() if old.get(k) != v]
+    return f"{' and '.join(changed) or 'its key'} changed"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def _when(iso: str) -> str:
+    """``2026-12-01T18:02:07+00:00`` -> ``2026-12-01 18:02 UTC``."""
+    try:
+        return datetime.fromisoformat(iso).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    except (TypeError, ValueError):
+        return str(iso)
+
+
+def record_line(run: Mapping[str, Any]) -> str:
+    """The line under a page's title, e.g. ``*Executed under the `default` profile, dfmask
+    0.1.0+gabc1234, 2026-12-01 18:02 UTC, in 8.1 min.*``"""
+    return (f"*Executed under the `{run['profile']}` profile, dfmask {run['code_version']}, "
+            f"{_when(run['executed'])}, in {_duration(float(run['seconds']))}.*")
+
+
+def _render_value(prefix: str, value: Any) -> str:
+    """``prefix`` followed by ``value`` as Python (repr, long lists one item a line)."""
+    text = pprint.pformat(value, width=max(40, 88 - len(prefix)), sort_dicts=False)
+    return prefix + text.replace("\n", "\n" + " " * len(prefix))
+
+
+def _assigned_name(node: ast.stmt) -> str | None:
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+            and isinstance(node.targets[0], ast.Name):
+        return node.targets[0].id
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
+        return node.target.id
+    return None
+
+
+def _statement_blocks(body: Sequence[ast.stmt]) -> list[list[ast.stmt]]:
+    """Top-level statements grouped when they share a line (``a = 1; b = 2``)."""
+    blocks: list[list[ast.stmt]] = []
+    for node in body:
+        if blocks and node.lineno <= max(n.end_lineno or n.lineno for n in blocks[-1]):
+            blocks[-1].append(node)
+        else:
+            blocks.append([node])
+    return blocks
+
+
+def _render_statement(node: ast.stmt, source: str, values: Mapping[str, Any]) -> str:
+    name = _assigned_name(node)
+    if name not in values:
+        return ast.get_source_segment(source, node) or ""
+    annotation = "" if not isinstance(node, ast.AnnAssign) else \
+        f": {ast.get_source_segment(source, node.annotation)}"
+    return _render_value(f"{name}{annotation} = ", values[name])
+
+
+def show_parameters(source: str, values: Mapping[str, Any]) -> str:
+    """A parameters cell's source with each top-level assignment of a name in ``values``
+    replaced by ``name = <value>`` (a multi-line assignment as a whole).
+
+    Comments, other lines and a comment after a replaced assignment are kept. Display
+    only: the cell is not executed again. A source that does not parse is returned as is.
+    """
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return source
+    lines = source.splitlines()
+    for block in reversed(_statement_blocks(body)):
+        if not any(_assigned_name(n) in values for n in block):
+            continue
+        last = max(block, key=lambda n: (n.end_lineno or n.lineno, n.end_col_offset or 0))
+        end = last.end_lineno or last.lineno
+        tail = lines[end - 1][last.end_col_offset or 0:].strip()
+        text = "\n".join(_render_statement(n, source, values) for n in block)
+        text += f"  {tail}" if tail.startswith("#") else ""
+        lines[block[0].lineno - 1:end] = text.split("\n")
+    return "\n".join(lines) + ("\n" if source.endswith("\n") else "")
+
+
+def _tags(cell: Any) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def present_notebook(nb: Any, run: Mapping[str, Any], parameters: Mapping[str, Any]) -> None:
+    """Prepare an executed notebook (nbformat node, changed in place) for the book.
+
+    Sets ``metadata["dfmask"]`` to ``run`` (profile, code_version, executed, seconds,
+    key), puts the :func:`record_line` (tagged :data:`RECORD_TAG`) right after the first
+    markdown cell, tags papermill's ``injected-parameters`` cell ``remove-cell`` and
+    shows the injected values in the ``parameters`` cell (:func:`show_parameters`).
+    """
+    import nbformat
+
+    nb.metadata["dfmask"] = {k: run[k] for k in
+                             ("profile", "code_version", "executed", "seconds", "key")}
+    nb.cells = [c for c in nb.cells if RECORD_TAG not in _tags(c)]
+    first = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), -1)
+    nb.cells.insert(first + 1, nbformat.v4.new_markdown_cell(
+        record_line(run), metadata={"tags": [RECORD_TAG]}))
+    for cell in nb.cells:
+        tags = _tags(cell)
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = tags + ["remove-cell"]
+        elif "parameters" in tags and cell.cell_type == "code" and parameters:
+            cell.source = show_parameters(cell.source, parameters)
+
+
+def stamp_notebook(path: Path, run: Mapping[str, Any], parameters: Mapping[str, Any]) -> None:
+    """Rewrite the executed notebook ``path`` atomically with :func:`present_notebook`."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    present_notebook(nb, run, parameters)
+    with atomic_path(path) as tmp:
+        nbformat.write(nb, tmp)
+
+
+def page_profile(notebook: Path) -> str | None:
+    """The profile an executed notebook's metadata says it ran under (None: not recorded)."""
+    try:
+        meta = json.loads(Path(notebook).read_text()).get("metadata", {})
+    except (OSError, ValueError):
+        return None
+    profile = (meta.get("dfmask") or {}).get("profile")
+    return str(profile) if profile is not None else None
+
+
+def pages_of_profile(names: Sequence[str], executed_dir: Path, profile: str,
+                     echo: Callable[[str], None] = print) -> list[str]:
+    """The notebooks whose executed page was executed under ``profile``, in order.
+
+    Every other executed page is left out, with a line naming it and its profile.
+    """
+    kept = []
+    for nb in names:
+        other = page_profile(executed_dir / f"{nb}.ipynb")
+        if other == profile:
+            kept.append(nb)
+        else:
+            under = f"under profile {other!r}" if other else "without a run record"
+            echo(f"leaving {nb} out of the book: it was executed {under}, not {profile!r} "
+                 f"(execute it with --only {nb})")
+    return kept
+
+
 def book_toc(toc: Mapping[str, Any], executed: Sequence[str]) -> dict[str, Any]:
     """The table of contents restricted to the notebooks that were executed.
 
@@ -330,6 +635,7 @@ def build_html(
     config: Path = PROJECT_ROOT / "_config.yml",
     toc: Path = PROJECT_ROOT / "_toc.yml",
     echo: Callable[[str], None] = print,
+    check: bool = True,
 ) -> Path:
     """Render ``book_dir`` into ``book_dir/_build/html`` with jupyter-book (offline).
 
@@ -337,17 +643,20 @@ def build_html(
         executed: names of the notebooks to include (must exist in ``book_dir/executed``).
         book_dir, config, toc: the book's sources, ``_config.yml`` and ``_toc.yml``.
         echo: where Sphinx's warnings go (each distinct one once).
+        check: run :func:`dfmask_lib.bookcheck.check_html` on the pages just rendered.
 
     Returns:
         The path of ``index.html``.
 
     Raises:
-        NotebookError: jupyter-book failed (the message ends with its last output line).
+        NotebookError: jupyter-book failed (the message ends with its last output line),
+            or ``check`` found problems (the message names the first ones).
     """
     import yaml
 
     build = book_dir / "_build"
     build.mkdir(parents=True, exist_ok=True)
+    _drop_stale_pages(build / "html" / "executed", executed)
     effective = book_toc(yaml.safe_load(toc.read_text()), executed)
     toc_used = build / "_toc.yml"
     with atomic_path(toc_used) as tmp:
@@ -363,7 +672,29 @@ def build_html(
     if proc.returncode != 0 or not index.exists():
         tail = (output.strip() or "no output").splitlines()[-1]
         raise NotebookError(f"jupyter-book build failed (exit {proc.returncode}): {tail}")
+    if check:
+        _check_built(build / "html", executed, book_dir / "executed")
     return index
+
+
+def _drop_stale_pages(pages: Path, executed: Sequence[str]) -> None:
+    """Delete rendered chapter pages of notebooks not in this build (Sphinx keeps them)."""
+    if pages.is_dir():
+        for page in pages.glob("*.html"):
+            if page.stem not in executed:
+                page.unlink()
+
+
+def _check_built(html: Path, chapters: Sequence[str], executed_dir: Path) -> None:
+    """Raise NotebookError naming the first problems :func:`check_html` finds, if any."""
+    from .bookcheck import check_html
+
+    problems = check_html(html, chapters, executed_dir=executed_dir)
+    if problems:
+        more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+        raise NotebookError(f"the built book has {len(problems)} problem(s): "
+                            f"{'; '.join(problems[:3])}{more} (all: python -m "
+                            f"dfmask_lib.bookcheck {html}; or build with --no-check)")
 
 
 def _require_book_extra() -> None:
@@ -376,42 +707,116 @@ def _require_book_extra() -> None:
                             "(`make setup`, or pip install -e '.[book]')")
 
 
+def select_notebooks(profile: Profile, only: Sequence[str] = (),
+                     from_notebook: str | None = None) -> list[str]:
+    """The notebooks of ``profile`` to consider now, in profile order.
+
+    Args:
+        only: just these (``--only``); empty: all.
+        from_notebook: this one and every one after it (``--from``).
+
+    Raises:
+        ConfigError: both given, or a name the profile does not list.
+    """
+    listed = list(profile.notebooks)
+    if only and from_notebook:
+        raise ConfigError("give --from or --only, not both (--from NB executes NB and every "
+                          "notebook after it)")
+    stray = [nb for nb in (*only, *([from_notebook] if from_notebook else [])) if nb not in listed]
+    if stray:
+        flag = "--only" if only else "--from"
+        raise ConfigError(f"{flag} {stray}: not in profile {profile.name!r} "
+                          f"(it lists {listed})")
+    if from_notebook:
+        return listed[listed.index(from_notebook):]
+    return [nb for nb in listed if not only or nb in only]
+
+
+def _execute_recorded(nb: str, source: Path, profile: Profile, source_text: str,
+                      upstream: Sequence[str | None], executed_dir: Path) -> dict[str, Any]:
+    """Execute one notebook, stamp its page and write its run record; return the record.
+
+    The key is computed once the notebook has run, with the source text read before:
+    a notebook that writes into an input folder would otherwise never be up to date.
+    """
+    params = profile.parameters.get(nb, {})
+    seconds = execute_notebook(source, executed_dir / f"{nb}.ipynb", params)
+    parts = key_parts(source_text, params, upstream, inputs=external_inputs(params))
+    run = {"notebook": nb, "key": run_key(parts), "profile": profile.name,
+           "code_version": parts["code_version"],
+           "executed": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+           "seconds": round(seconds, 1), "parts": _part_digests(parts)}
+    stamp_notebook(executed_dir / f"{nb}.ipynb", run, params)
+    write_json(executed_dir / f"{nb}.run.json", run)
+    return run
+
+
+def _execute_profile(profile: Profile, todo: Sequence[str], sources: Mapping[str, Path],
+                     executed_dir: Path, force: bool,
+                     echo: Callable[[str], None]) -> dict[str, float]:
+    """Execute the notebooks ``todo`` of ``profile`` that are not up to date."""
+    times: dict[str, float] = {}
+    for i, nb in enumerate(todo, 1):
+        step = f"[{i}/{len(todo)}] {nb}"
+        earlier = profile.notebooks[:profile.notebooks.index(nb)]
+        upstream = [_run_id(read_run_record(executed_dir / f"{u}.run.json")) for u in earlier]
+        params = profile.parameters.get(nb, {})
+        text = sources[nb].read_text()
+        record = read_run_record(executed_dir / f"{nb}.run.json")
+        parts = key_parts(text, params, upstream, inputs=external_inputs(params))
+        why = _why_execute(record, parts, executed_dir / f"{nb}.ipynb", profile.name, force)
+        if why is None:
+            echo(f"{step}: up to date (executed {_when(record.get('executed'))} under "
+                 f"profile {record.get('profile')}), skipped")
+            continue
+        echo(f"{step}: executing ({profile.name} profile{'; ' + why if why else ''}) ...")
+        run = _execute_recorded(nb, sources[nb], profile, text, upstream, executed_dir)
+        times[nb] = run["seconds"]
+        echo(f"{step}: done in {_duration(run['seconds'])}")
+    return times
+
+
 def run_book(
     profile: str | Path | Profile,
     *,
     only: Sequence[str] = (),
+    from_notebook: str | None = None,
+    force: bool = False,
     build: bool = True,
+    check: bool = True,
     notebooks_dir: Path = NOTEBOOKS_DIR,
     book_dir: Path = BOOK_DIR,
     echo: Callable[[str], None] = print,
 ) -> dict[str, float]:
-    """Execute a profile's notebooks (all, or ``only`` some) and build the book.
+    """Execute a profile's notebooks that are not up to date, then build the book.
 
     Args:
         profile: a :class:`Profile`, a profile name or a profile file path.
-        only: execute just these notebooks of the profile (others already executed stay
-            in the book).
-        build: render the HTML after executing.
+        only: consider just these notebooks of the profile (``--only``; the pages of the
+            others stay in the book).
+        from_notebook: consider this notebook and every one after it (``--from``).
+        force: execute the notebooks considered even when they are up to date.
+        build: render the HTML after executing, with only the pages executed under
+            this profile (each other page is named in a printed line).
+        check: run the static checks on the rendered pages (:func:`build_html`).
         notebooks_dir: where the ``.py`` notebooks are.
-        book_dir: the book's sources; executed copies go to ``book_dir/executed``.
+        book_dir: the book's sources; executed copies and their run records go to
+            ``book_dir/executed``.
         echo: where progress lines go.
 
     Returns:
         Notebook name -> execution wall time (s), for the notebooks executed now.
 
     Raises:
-        ConfigError: bad profile, or ``only`` names a notebook the profile does not list.
+        ConfigError: bad profile; ``only``/``from_notebook`` name a notebook the profile
+            does not list, or both are given.
         MissingDataError: the profile names a notebook that does not exist.
-        NotebookError: a notebook or the HTML build failed.
+        NotebookError: a notebook or the HTML build failed, or the built pages have problems.
     """
     _require_book_extra()
     if not isinstance(profile, Profile):
         profile = load_profile(profile)
-    stray = [nb for nb in only if nb not in profile.notebooks]
-    if stray:
-        raise ConfigError(f"--only {stray}: not in profile {profile.name!r} "
-                          f"(it lists {list(profile.notebooks)})")
-    todo = [nb for nb in profile.notebooks if not only or nb in only]
+    todo = select_notebooks(profile, only, from_notebook)
     sources = {nb: notebook_source(nb, notebooks_dir) for nb in todo}  # all checked first
     for nb in todo:
         check_parameters(sources[nb], profile.parameters.get(nb, {}))
@@ -420,17 +825,13 @@ def run_book(
     os.environ.setdefault("GDAL_PAM_ENABLED", "NO")
     executed_dir.mkdir(parents=True, exist_ok=True)
     save_config(profile, executed_dir / "profile.json")
-    times: dict[str, float] = {}
-    for i, nb in enumerate(todo, 1):
-        echo(f"[{i}/{len(todo)}] {nb}: executing ({profile.name} profile) ...")
-        times[nb] = execute_notebook(sources[nb], executed_dir / f"{nb}.ipynb",
-                                     profile.parameters.get(nb, {}))
-        echo(f"[{i}/{len(todo)}] {nb}: done in {times[nb]:.1f} s")
+    times = _execute_profile(profile, todo, sources, executed_dir, force, echo)
     if build:
         present = [nb for nb in profile.notebooks if (executed_dir / f"{nb}.ipynb").is_file()]
+        pages = pages_of_profile(present, executed_dir, profile.name, echo)
         start = time.perf_counter()
-        echo(f"building the book with {len(present)} notebook(s): {', '.join(present)} ...")
-        index = build_html(present, book_dir=book_dir, echo=echo)
+        echo(f"building the book with {len(pages)} notebook(s): {', '.join(pages)} ...")
+        index = build_html(pages, book_dir=book_dir, echo=echo, check=check)
         echo(f"book built in {time.perf_counter() - start:.1f} s: {index}")
     return times
 

@@ -9,6 +9,8 @@ Sens. 14:1825), from :data:`dfmask_lib.classes.CLASS_COLOURS`.
 
 from __future__ import annotations
 
+import textwrap
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -19,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from .classes import CLASS_CODES, CLASS_COLOURS, CLASS_NAMES, PROJECT, MappingTable, recode
-from .errors import BandError, LabelError
+from .errors import BandError, ConfigError, LabelError
 
 __all__ = ["RGB_BANDS", "stretch_rgb", "rgb_figure", "class_colormap", "classmap_figure",
            "class_legend_handles", "confusion_figure", "learning_curves_figure",
@@ -27,6 +29,16 @@ __all__ = ["RGB_BANDS", "stretch_rgb", "rgb_figure", "class_colormap", "classmap
 
 #: True-colour bands (red, green, blue) of Sentinel-2 MSI.
 RGB_BANDS: tuple[str, str, str] = ("B04", "B03", "B02")
+
+
+def _legend_columns(width: float, labels: Sequence[str], fontsize: float | None = None) -> int:
+    """Legend columns that fit a figure ``width`` inches wide (handle + text per entry)."""
+    import matplotlib
+
+    size = fontsize or 0.85 * matplotlib.rcParams["font.size"]
+    longest = max((len(str(t)) for t in labels), default=1)
+    entry = 0.45 + longest * 0.55 * size / 72  # inches: handle, padding and text
+    return int(max(1, min(len(labels), width // entry)))
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
@@ -194,10 +206,12 @@ def confusion_figure(
         shown = np.divide(shown, rows, out=np.zeros_like(shown), where=rows > 0)
     fig, ax = _axes(ax, (6.5, 5))
     im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalise else None)
-    fig.colorbar(im, ax=ax, shrink=0.8, label="fraction of truth row" if normalise else "pixels")
+    fig.colorbar(im, ax=ax, shrink=0.8,
+                 label="fraction of the truth row (recall)" if normalise else "pixels")
+    size = 8.0 if n <= 7 else 6.5  # 8 pt stays readable in a 6 x 6 matrix at book size
     for (i, j), v in np.ndenumerate(shown):
         text = f"{v:.2f}" if normalise else f"{int(v)}"
-        ax.text(j, i, text, ha="center", va="center", fontsize="small",
+        ax.text(j, i, text, ha="center", va="center", fontsize=size,
                 color="white" if v > (0.5 if normalise else shown.max() / 2) else "black")
     ax.set_xticks(range(n), names, rotation=45, ha="right")
     ax.set_yticks(range(n - 1), names[1:])
@@ -230,7 +244,6 @@ def learning_curves_figure(
     Raises:
         ConfigError: no runs, or a run without epochs.
     """
-    from .errors import ConfigError
     from .train import moving_average  # imports torch: only when curves are drawn
 
     if not histories:
@@ -258,8 +271,15 @@ def learning_curves_figure(
             bottom.axvline(best_epochs[name], color="0.5", ls=":", label="kept epoch")
         bottom.set(xlabel="epoch", ylabel="IoU", ylim=(0, 1))
     axes[0, 0].legend(fontsize="small", frameon=False)
-    axes[1, -1].legend(fontsize="x-small", frameon=False, loc="upper left",
-                       bbox_to_anchor=(1.02, 1.0))
+    # one legend for every mIoU panel, below the grid, so that it is never clipped and
+    # never squeezes a single run's column (dict: unique labels, first-seen order)
+    handles = {}
+    for ax in axes[1]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center",
+               ncol=_legend_columns(fig.get_figwidth(), list(handles)), frameon=False,
+               fontsize="small")
     return fig
 
 
@@ -289,8 +309,11 @@ def score_bars_figure(
     missing = [c for c in columns if any(c not in r for r in rows)]
     if missing:
         raise BandError(f"rows lack columns {missing}")
-    fig, ax = _axes(ax, (max(6.0, 1.3 * len(columns) + 0.25 * len(rows)), 4.2))
     n = len(rows)
+    # about 0.14 in per bar and 0.35 in between groups, plus the legend at the right
+    longest = max(len(str(r[label])) for r in rows)
+    fig_width = len(columns) * (0.35 + 0.14 * n) + 1.2 + 0.07 * min(longest, 30)
+    fig, ax = _axes(ax, (float(np.clip(fig_width, 6.0, 16.0)), 4.2))
     width = 0.8 / n
     x = np.arange(len(columns))
     colours = plt.get_cmap("tab20")(np.linspace(0, 1, max(n, 2)))
@@ -384,8 +407,9 @@ def comparison_maps_figure(
         k += 1
     for ax in flat[k:]:
         ax.set_axis_off()
-    fig.legend(handles=class_legend_handles(), loc="lower center", ncol=6, frameon=False,
-               bbox_to_anchor=(0.5, -0.03))
+    handles = class_legend_handles()
+    fig.legend(handles=handles, loc="outside lower center", frameon=False,
+               ncol=_legend_columns(fig.get_figwidth(), [h.get_label() for h in handles]))
     return fig
 
 
@@ -524,4 +548,190 @@ def transfer_curves_figure(
                frameon=False, fontsize="small")
     if title:
         fig.suptitle(title)
+    return fig
+
+
+# --------------------------------------------------------------------------- galleries
+# (panels_figure replaces notebook loops of rgb/classmap panels that forgot the legend)
+
+__all__ += ["Panel", "panels_figure", "stage_progression_figure"]
+
+#: Colours of a "mask" panel: not valid (grey), False (white), True (red), as in
+#: :func:`disagreement_figure`.
+MASK_COLOURS: tuple[tuple[float, float, float], ...] = (
+    (0.75, 0.75, 0.75), (1.0, 1.0, 1.0), (0.85, 0.1, 0.1))
+PANEL_KINDS: tuple[str, ...] = ("rgb", "classes", "mask")
+
+
+@dataclass(frozen=True, eq=False)
+class Panel:
+    """One image panel of :func:`panels_figure`.
+
+    Attributes:
+        kind: ``"rgb"``: float (3, H, W) red, green, blue reflectance, stretched with
+            :func:`stretch_rgb`; ``"classes"``: integer (H, W) project codes 0-5, in the
+            authors' colours; ``"mask"``: bool (H, W) (e.g. where methods disagree), red where
+            True, white where False.
+        data: the array.
+        title: panel title (wrapped to the panel's width, never cut).
+        valid: optional bool (H, W): pixels to stretch over and show (``"rgb"``, others
+            black) or to score (``"mask"``, others grey). Ignored for ``"classes"``.
+
+    Raises:
+        ConfigError: an unknown ``kind``.
+    """
+
+    kind: str
+    data: np.ndarray
+    title: str = ""
+    valid: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in PANEL_KINDS:
+            raise ConfigError(f"panel kind must be one of {PANEL_KINDS}, got {self.kind!r}")
+
+
+def _draw_panel(ax: Axes, panel: Panel, percentiles: tuple[float, float],
+                title_chars: int) -> None:
+    data = np.asarray(panel.data)
+    if panel.kind == "rgb":
+        ax.imshow(stretch_rgb(data, panel.valid, percentiles), interpolation="nearest")
+    elif panel.kind == "classes":
+        if data.ndim != 2 or not np.issubdtype(data.dtype, np.integer):
+            raise LabelError(f"a classes panel needs an integer (H, W) map, got "
+                             f"{data.dtype} {data.shape}")
+        bad = np.unique(data[(data < 0) | (data > max(CLASS_CODES))])
+        if bad.size:
+            raise LabelError(f"classes panel {panel.title!r} holds codes {bad[:10].tolist()} "
+                             f"outside 0-5; recode it with dfmask_lib.classes.recode")
+        cmap, norm = class_colormap()
+        ax.imshow(data, cmap=cmap, norm=norm, interpolation="nearest")
+    else:
+        valid = np.ones(data.shape, bool) if panel.valid is None else np.asarray(panel.valid)
+        if data.ndim != 2 or data.dtype != bool or valid.shape != data.shape \
+                or valid.dtype != bool:
+            raise BandError(f"a mask panel needs bool (H, W) data and valid of one shape, got "
+                            f"{data.dtype} {data.shape} and {valid.dtype} {valid.shape}")
+        codes = np.where(valid, np.where(data, 2, 1), 0)
+        ax.imshow(codes, cmap=ListedColormap(MASK_COLOURS), vmin=-0.5, vmax=2.5,
+                  interpolation="nearest")
+    if panel.title:
+        ax.set_title(textwrap.fill(panel.title, title_chars), fontsize="small")
+    ax.set_axis_off()
+
+
+def panels_figure(
+    rows: Sequence[Sequence[Panel | None]],
+    *,
+    legend: bool = True,
+    panel_size: float = 3.0,
+    percentiles: tuple[float, float] = (2.0, 98.0),
+    suptitle: str | None = None,
+) -> Figure:
+    """A gallery: a grid of image panels with one legend below it.
+
+    Args:
+        rows: rows of :class:`Panel` (None = a blank cell); rows may differ in length, the
+            grid is as wide as the longest and the cells left over are switched off.
+        legend: draw one legend below the grid: the project classes if any ``"classes"``
+            panel, and the mask colours (True / False / not valid) if any ``"mask"`` panel.
+        panel_size: inches per panel (width and height).
+        percentiles: the stretch of ``"rgb"`` panels (:func:`stretch_rgb`).
+        suptitle: optional figure title.
+
+    Returns:
+        The Figure; its axes are row-major, one per grid cell.
+
+    Raises:
+        ConfigError: no panels, a cell that is not a Panel, or ``panel_size`` <= 0.
+        BandError, LabelError: a panel's data does not fit its kind.
+    """
+    rows = [list(r) for r in rows]
+    ncols = max((len(r) for r in rows), default=0)
+    panels = [p for r in rows for p in r if p is not None]
+    if not panels:
+        raise ConfigError("panels_figure needs at least one panel")
+    wrong = [type(p).__name__ for p in panels if not isinstance(p, Panel)]
+    if wrong:
+        raise ConfigError(f"panels_figure cells must be Panel or None, got {wrong[0]}")
+    if not panel_size > 0:
+        raise ConfigError(f"panel_size must be positive inches, got {panel_size!r}")
+    kinds = {p.kind for p in panels}
+    handles: list[Patch] = []
+    if legend and "classes" in kinds:
+        handles += class_legend_handles()
+    if legend and "mask" in kinds:
+        handles += [Patch(facecolor=c, edgecolor="0.5", label=t)
+                    for c, t in zip(MASK_COLOURS[::-1], ("True (disagree)", "False (agree)",
+                                                         "not valid"))]
+    width = panel_size * ncols
+    height = panel_size * len(rows) + (0.35 * (1 + len(handles) // max(
+        1, _legend_columns(width, [h.get_label() for h in handles]))) if handles else 0)
+    fig, axes = plt.subplots(len(rows), ncols, squeeze=False, figsize=(width, height),
+                             layout="constrained")
+    title_chars = max(12, int(panel_size * 72 / (0.55 * 0.85 * plt.rcParams["font.size"])))
+    for i, row in enumerate(rows):
+        for j in range(ncols):
+            panel = row[j] if j < len(row) else None
+            if panel is None:
+                axes[i, j].set_axis_off()
+            else:
+                _draw_panel(axes[i, j], panel, percentiles, title_chars)
+    if handles:
+        labels = [h.get_label() for h in handles]
+        fig.legend(handles=handles, loc="outside lower center", frameon=False,
+                   ncol=_legend_columns(width, labels), fontsize="small")
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def stage_progression_figure(
+    rows: Sequence[Mapping[str, Any]],
+    metrics: Sequence[str] = ("OA", "mIoU"),
+    *,
+    label: str = "method",
+    title: str | None = None,
+) -> Figure:
+    """Scores across steps in order (e.g. Fmask, supervised, stage 0 .. 3): one line per metric.
+
+    Args:
+        rows: table rows in the order to draw, each with ``label`` and the ``metrics`` (values
+            in [0, 1]; NaN leaves a gap and no annotation).
+        metrics: row keys, one line each, annotated with 3 decimals.
+        label: the row key of the x tick labels.
+        title: optional axes title.
+
+    Raises:
+        BandError: no rows or metrics, or a key missing from a row.
+    """
+    if not rows:
+        raise BandError("stage_progression_figure needs at least one row")
+    if not metrics:
+        raise BandError("stage_progression_figure needs at least one metric")
+    missing = [c for c in [label, *metrics] if any(c not in r for r in rows)]
+    if missing:
+        raise BandError(f"rows lack columns {missing}")
+    x = np.arange(len(rows))
+    names = [str(r[label]) for r in rows]
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.9 * len(rows) + 1.5), 3.6), layout="constrained")
+    for k, metric in enumerate(metrics):
+        values = np.array([float(r[metric]) for r in rows])
+        (line,) = ax.plot(x, values, marker="o", label=metric)
+        for xi, v in zip(x, values):
+            if np.isfinite(v):
+                # alternate above / below so that two close metrics do not overprint
+                below = v > 0.92 or k % 2 == 1
+                ax.annotate(f"{v:.3f}", (xi, v), xytext=(0, -11 if below else 6),
+                            textcoords="offset points", ha="center", fontsize="x-small",
+                            color=line.get_color())
+    rotate = max(len(n) for n in names) > 10
+    ax.set_xticks(x, names, rotation=25 if rotate else 0, ha="right" if rotate else "center")
+    ax.set_xlim(-0.5, len(rows) - 0.5)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("score")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="lower right", frameon=False, fontsize="small")
+    if title:
+        ax.set_title(title)
     return fig

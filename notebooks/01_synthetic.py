@@ -92,7 +92,7 @@ paper = paper_scene_lists()
 glue("paper_n_train", len(paper["TRAIN"]), display=False)
 glue("paper_n_labelled", len(paper["VALIDATION"]) + len(paper["TEST"]), display=False)
 glue("asymmetry_g", ASYMMETRY_G, display=False)
-glue("label_share", 100 * (1 - np.exp(-TAU_CLOUD)), display=False)
+glue("label_share", float(100 * (1 - np.exp(-TAU_CLOUD))), display=False)
 
 # %% [markdown]
 # ## Generating the splits

@@ -129,7 +129,7 @@ if data is not None:
 
 # %%
 if data is not None:
-    fig, axes = plt.subplots(1, 5, figsize=(20, 6), layout="constrained")
+    fig, axes = plt.subplots(1, 5, figsize=(13, 5), layout="constrained")
     plots.rgb_figure(bscene, percentiles=stretch, ax=axes[0], title="RGB")
     for ax, (name, lo, hi, cmap) in zip(axes[1:], [("ndsi", -1, 1, "RdBu"),
                                                    ("whiteness", 0, 1, "magma_r"),
@@ -147,7 +147,7 @@ if data is not None:
 
 # %%
 if data is not None:
-    fig, axes = plt.subplots(1, 4, figsize=(16, 6), layout="constrained")
+    fig, axes = plt.subplots(1, 4, figsize=(12, 5), layout="constrained")
     axes[0].imshow(layers["potential_cloud"], cmap="gray", interpolation="nearest")
     axes[0].set_title(f"potential cloud ({100 * layers['potential_cloud'].mean():.1f} %)")
     im = axes[1].imshow(layers["cloud_probability_land"], vmin=0, vmax=1.2, cmap="viridis",
@@ -176,7 +176,7 @@ if data is not None:
     print(f"{heights.size} cloud objects, {matched.sum()} matched; median matched height "
           f"{np.nanmedian(heights):.0f} m (range {np.nanmin(heights):.0f}-"
           f"{np.nanmax(heights):.0f} m)")
-    fig, axes = plt.subplots(1, 3, figsize=(15, 5), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4.5), layout="constrained")
     axes[0].imshow(layers["potential_shadow"], cmap="gray", interpolation="nearest")
     axes[0].set_title(f"potential shadow ({100 * layers['potential_shadow'].mean():.1f} %)")
     axes[1].imshow(layers["shadow"], cmap="gray", interpolation="nearest")
@@ -200,7 +200,7 @@ if data is not None:
           f"vs {100 * theirs.mean():.1f} %)")
     show_table([{"Fmask class": name, "share %": 100 * fraction}
                 for name, fraction in class_fractions(bres.fmask).items()], digits=2)
-    fig, axes = plt.subplots(1, 3, figsize=(17, 6), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(13, 5.5), layout="constrained")
     plots.rgb_figure(bscene, percentiles=stretch, ax=axes[0], title="RGB")
     plots.classmap_figure(bres.fmask, table=FMASK, ax=axes[1], legend=False,
                           title="Fmask 4 (ours)")

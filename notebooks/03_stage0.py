@@ -179,6 +179,7 @@ named = {"Fmask (teacher)": scores(confusion_matrix(val_truth, val_fmask)),
 show_table(scores_table(named), caption="Synthetic VALIDATION patches, pooled")
 display(interactive_bars(scores_table(named), ["OA"] + [f"IoU {CLASS_NAMES[c]}"
                                                         for c in SCORED_CLASSES] + ["mIoU"],
+                         label="name",
                          title="student and teacher on the synthetic VALIDATION patches"))
 
 # %% [markdown]

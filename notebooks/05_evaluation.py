@@ -105,6 +105,8 @@ for name, ckpt in checkpoints.items():
 # %%
 evaluations = {name: evaluate_files(paths, products, progress=False)
                for name, paths in maps.items()}
+short_methods = {name: name.replace("self-trained ", "").replace("supervised ", "sup. ")
+                 .replace(" (teacher)", "") for name in evaluations}
 pooled = {name: ev.pooled for name, ev in evaluations.items()}
 iou_rows = scores_table(pooled)
 f1_rows = [{"method": name, "OA": s.oa, **{f"F1 {CLASS_NAMES[c]}": v for c, v in s.f1.items()},
@@ -113,9 +115,9 @@ show_table(iou_rows, caption=f"Synthetic {split}, pooled: OA and IoU per class")
 show_table(f1_rows, caption=f"Synthetic {split}, pooled: F1 per class")
 teacher, last = pooled["Fmask (teacher)"], list(pooled.values())[-1]
 glue("last_method", list(pooled)[-1], display=False)
-glue("last_oa", last.oa, display=False)
-glue("teacher_oa", teacher.oa, display=False)
-glue("oa_gain", 100 * (last.oa - teacher.oa), display=False)
+glue("last_oa", float(last.oa), display=False)
+glue("teacher_oa", float(teacher.oa), display=False)
+glue("oa_gain", float(100 * (last.oa - teacher.oa)), display=False)
 
 # %% [markdown]
 # The last stage, {glue:text}`last_method`, reaches an overall accuracy of
@@ -128,17 +130,19 @@ glue("oa_gain", 100 * (last.oa - teacher.oa), display=False)
 # self-training stage, then IoU and F1 per class and method.
 
 # %%
-plots.stage_progression_figure([{"method": r["method"], "OA": r["OA"], "mIoU": r["mIoU"]}
-                                for r in iou_rows],
+plots.stage_progression_figure([{"method": short_methods[r["name"]], "OA": r["OA"],
+                                 "mIoU": r["mIoU"]} for r in iou_rows],
                                title=f"synthetic {split}, pooled: from the teacher to stage 3")
 plt.show()
 iou_columns = [f"IoU {CLASS_NAMES[c]}" for c in SCORED_CLASSES]
 f1_columns = [f"F1 {CLASS_NAMES[c]}" for c in SCORED_CLASSES]
-plots.score_bars_figure(iou_rows, iou_columns, title=f"synthetic {split}: IoU per class")
+plots.score_bars_figure(iou_rows, iou_columns, label="name",
+                        title=f"synthetic {split}: IoU per class")
 plt.show()
-plots.score_bars_figure(f1_rows, f1_columns, ylabel="F1", title=f"synthetic {split}: F1 per class")
+plots.score_bars_figure(f1_rows, f1_columns, ylabel="F1",
+                        title=f"synthetic {split}: F1 per class")
 plt.show()
-display(interactive_bars(iou_rows, iou_columns + ["mIoU"],
+display(interactive_bars(iou_rows, iou_columns + ["mIoU"], label="name",
                          title=f"synthetic {split}: IoU per class (hover, click to hide)"))
 
 # %% [markdown]
@@ -149,8 +153,6 @@ display(interactive_bars(iou_rows, iou_columns + ["mIoU"],
 
 # %%
 scene_names = evaluations["Fmask (teacher)"].names
-short_methods = {name: name.replace("self-trained ", "").replace("supervised ", "sup. ")
-                 .replace(" (teacher)", "") for name in evaluations}
 show_table([{"scene": short_name(scene), **{short_methods[name]: ev.scores(scene).oa
                                             for name, ev in evaluations.items()}}
             for scene in scene_names], caption="Overall accuracy per scene")

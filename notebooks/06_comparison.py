@@ -217,7 +217,7 @@ if chip is not None:
 
 # %%
 show_table([{k: v for k, v in r.items() if k != "skipped"} for r in checks.table(ran_only=True)],
-           caption="The real-data check suite")
+           caption="The real-data check suite", max_columns=7)
 show_table(checks.fmask_tests(), caption="Fmask's snow test on the glacier points")
 
 # %% [markdown]
@@ -298,7 +298,7 @@ if transfer_curves:
 # (one whole tile end to end, `benchmarks/compare_tile.py`) is in the chapter *Performance*.
 
 # %%
-show_table(speed_rows(synthetic, *checks.comparisons.values()), formats={"Mpx/s": ".2f"},
+show_table(speed_rows(synthetic, *checks.comparisons.values()), digits=2,
            caption="Speed in this run")
 
 # %% [markdown]

@@ -46,7 +46,7 @@ n_train = len(find_products(train_dir)) if train_dir.is_dir() else 0
 rows = differences_rows(params.get("03_stage0", {}), params.get("04_selftrain", {}), n_train,
                         len(paper_scene_lists()["TRAIN"]))
 show_table(rows, caption=f"The paper's settings and this run's (profile {profile})")
-glue("n_different", sum(not r["same"] for r in rows), display=False)
+glue("n_different", int(sum(not r["same"] for r in rows)), display=False)
 
 # %% [markdown]
 # {glue:text}`n_different` settings differ. The consequences:

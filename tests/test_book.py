@@ -1,9 +1,12 @@
-"""Tests of dfmask_lib.book: profile parsing and errors, toc filtering, executing tiny notebooks."""
+"""Tests of dfmask_lib.book: profile parsing and errors, toc filtering, executing tiny notebooks,
+skipping unchanged ones, the run record on each page, the parameters shown once, the build."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,12 +16,15 @@ import pytest
 import yaml
 
 from dfmask_lib.book import (
-    Profile, book_toc, build_html, check_parameters, execute_notebook, find_profile,
-    load_profile, notebook_parameters, notebook_source, parse_profile, run_book,
+    Profile, book_toc, build_html, check_parameters, execute_notebook, external_inputs,
+    find_profile, key_parts, load_profile, notebook_parameters, notebook_source,
+    pages_of_profile, parse_profile, read_run_record, record_line, run_book, run_key,
+    select_notebooks, show_parameters,
 )
+from dfmask_lib.bookcheck import check_html
 from dfmask_lib.cli import main
 from dfmask_lib.errors import ConfigError, MissingDataError, NotebookError
-from dfmask_lib.paths import NOTEBOOKS_DIR, PROJECT_ROOT
+from dfmask_lib.paths import BOOK_DIR, NOTEBOOKS_DIR, PROJECT_ROOT
 
 HEADER = ("# ---\n# jupyter:\n#   jupytext:\n#     text_representation:\n"
           "#       extension: .py\n#       format_name: percent\n# ---\n\n")
@@ -80,20 +86,45 @@ def test_find_and_load_profile_by_name_and_path(tmp_path):
         load_profile("broken", profiles_dir=tmp_path)
 
 
-@pytest.mark.parametrize("name", ["default", "smoke", "gpu"])
+SHIPPED_PROFILES = sorted(p.stem for p in (BOOK_DIR / "profiles").glob("*.yml"))
+SHIPPED_NOTEBOOKS = sorted([*NOTEBOOKS_DIR.glob("[0-9][0-9]_*.py"),
+                            *NOTEBOOKS_DIR.glob("explore.py")])
+
+
+@pytest.mark.parametrize("name", SHIPPED_PROFILES)
 def test_shipped_profiles_match_the_notebooks_parameters(name):
+    assert {"default", "smoke", "gpu"} <= set(SHIPPED_PROFILES)
     profile = load_profile(name)
     assert "00_data" in profile.notebooks
-    # every notebook exists, runs in the book's order and has its parameters
+    # every notebook exists, runs in the book's order and gets only parameters it defines
     assert list(profile.notebooks) == sorted(profile.notebooks)
-    assert all((NOTEBOOKS_DIR / f"{nb}.py").exists() for nb in profile.notebooks)
+    missing = [nb for nb in profile.notebooks if not (NOTEBOOKS_DIR / f"{nb}.py").is_file()]
+    assert not missing, f"profile {name} names notebooks that do not exist: {missing}"
     assert set(profile.parameters) == set(profile.notebooks)
     assert set(profile.parameters["00_data"]) == set(
         notebook_parameters(NOTEBOOKS_DIR / "00_data.py"))
     for nb, params in profile.parameters.items():
-        path = NOTEBOOKS_DIR / f"{nb}.py"
-        if path.exists():  # others' notebooks may not be written yet
-            check_parameters(path, params)
+        check_parameters(NOTEBOOKS_DIR / f"{nb}.py", params)
+
+
+def _code_without_magics(source: str) -> str:
+    return "\n".join(ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!")))
+
+
+@pytest.mark.parametrize("path", SHIPPED_NOTEBOOKS, ids=lambda p: p.stem)
+def test_shipped_notebooks_are_thin(path):
+    """Each notebook parses, has one parameters cell and defines no function, class or lambda."""
+    import jupytext
+
+    cells = jupytext.read(path).cells
+    tagged = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{path.name}: {len(tagged)} cells tagged 'parameters'"
+    defined = [f"{type(node).__name__} at line {node.lineno}" for c in cells
+               if c.cell_type == "code" for node in ast.walk(ast.parse(
+                   _code_without_magics(c.source), filename=path.name))
+               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                                    ast.Lambda))]
+    assert not defined, f"{path.name} defines {defined}: move them into dfmask_lib"
 
 
 def test_notebook_parameters_and_unknown_ones_refused(nbdir, tmp_path):
@@ -205,12 +236,21 @@ def test_build_html_offline(nbdir, tmp_path):
     bdir = tmp_path / "book"
     (bdir / "executed").mkdir(parents=True)
     shutil.copy(PROJECT_ROOT / "book" / "intro.md", bdir / "intro.md")
+    shutil.copytree(BOOK_DIR / "_static", bdir / "_static")
     execute_notebook(nbdir / "01_tiny.py", bdir / "executed" / "00_data.ipynb", {}, cwd=tmp_path)
+    stale = bdir / "_build" / "html" / "executed" / "05_old.html"  # a chapter of an older build
+    stale.parent.mkdir(parents=True)
+    stale.write_text("<html></html>")
     index = build_html(["00_data"], book_dir=bdir, echo=lambda s: None)
+    assert not stale.exists()
     assert index == bdir / "_build" / "html" / "index.html"
     assert (bdir / "_build" / "html" / "executed" / "00_data.html").exists()
     assert not (bdir / "_build" / "html" / "executed" / "02_fmask.html").exists()
     assert "Deep F-Mask, reproduced" in (bdir / "_build" / "html" / "intro.html").read_text()
+    # nothing fetched from the internet: no thebe, no CDN (tests/test_bookcheck.py tests the check)
+    html = bdir / "_build" / "html"
+    assert check_html(html, ["00_data"], executed_dir=bdir / "executed") == []
+    assert "thebe" not in (html / "executed" / "00_data.html").read_text().lower()
 
 
 def test_cli_bad_profile_is_one_line_exit_2(capsys):
@@ -229,6 +269,235 @@ def test_python_m_entry_point(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr == ("dfmask: error: profile 'p' has unknown keys ['extra']; "
                            "allowed: notebooks, parameters\n")
+
+
+CHAPTER_A = HEADER + ('# %% [markdown]\n# # Chapter A\n\n# %% tags=["parameters"]\n'
+                      '# how much\nx = 1  # the x\n# an input file ("" for none)\npath = ""\n\n'
+                      '# %%\nprint("A", x * 2)\n')
+CHAPTER_B = HEADER + ('# %% [markdown]\n# # Chapter B\n\n# %% tags=["parameters"]\ny = 1\n\n'
+                      '# %%\nprint("B", y)\n')
+WARNS = HEADER + ('# %% [markdown]\n# # Warns\n\n# %% tags=["parameters"]\nx = 1\n\n'
+                  '# %%\nimport warnings\nwarnings.warn("careful")\n')
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> tuple[Path, Path]:
+    """Two tiny chapters and an empty book folder (intro and stylesheet copied)."""
+    nbdir, bdir = tmp_path / "notebooks", tmp_path / "book"
+    nbdir.mkdir()
+    (nbdir / "01_a.py").write_text(CHAPTER_A)
+    (nbdir / "02_b.py").write_text(CHAPTER_B)
+    (nbdir / "03_warns.py").write_text(WARNS)
+    bdir.mkdir()
+    shutil.copy(BOOK_DIR / "intro.md", bdir / "intro.md")
+    shutil.copytree(BOOK_DIR / "_static", bdir / "_static")
+    return nbdir, bdir
+
+
+def _run(chain, profile, **kw) -> tuple[list[str], list[str]]:
+    """(names executed, printed lines) of a run_book without build."""
+    lines: list[str] = []
+    times = run_book(profile, notebooks_dir=chain[0], book_dir=chain[1], build=False,
+                     echo=lines.append, **kw)
+    return list(times), lines
+
+
+def _chain_profile(name="p", path="", y=None) -> Profile:
+    return Profile(name, ("01_a", "02_b"),
+                   {"01_a": {"x": 2, "path": str(path)}, "02_b": {} if y is None else {"y": y}})
+
+
+def test_select_notebooks_only_from_and_errors():
+    p = Profile("p", ("00_a", "01_b", "02_c"))
+    assert select_notebooks(p) == ["00_a", "01_b", "02_c"]
+    assert select_notebooks(p, only=["02_c", "00_a"]) == ["00_a", "02_c"]
+    assert select_notebooks(p, from_notebook="01_b") == ["01_b", "02_c"]
+    with pytest.raises(ConfigError, match="give --from or --only, not both"):
+        select_notebooks(p, only=["00_a"], from_notebook="01_b")
+    with pytest.raises(ConfigError, match=r"--from \['09_x'\]: not in profile 'p'"):
+        select_notebooks(p, from_notebook="09_x")
+
+
+def test_external_inputs_names_existing_paths_but_not_generated(tmp_path):
+    root, mirror = tmp_path / "root", tmp_path / "mirror"
+    (root / "data" / "generated" / "runs").mkdir(parents=True)
+    (root / "benchmarks" / "records").mkdir(parents=True)
+    (mirror / "alcd" / "X.SAFE").mkdir(parents=True)
+    (tmp_path / "own.tif").write_text("x")
+    params = {"product": "alcd/X.SAFE", "records": "benchmarks/records",
+              "runs": "data/generated/runs", "files": ["alcd/X.SAFE", str(tmp_path / "own.tif"),
+                                                       "nope.tif"],
+              "empty": "", "dot": ".", "split": "TEST", "n": 3, "long": "x" * 5000}
+    found = external_inputs(params, root=root, mirrors=[mirror])
+    assert found == [(mirror / "alcd" / "X.SAFE").resolve(),
+                     (root / "benchmarks" / "records").resolve(), (tmp_path / "own.tif").resolve()]
+    assert external_inputs({"p": "alcd/X.SAFE"}, root=root, mirrors=[]) == []
+
+
+def test_run_key_changes_with_each_part(tmp_path):
+    data = tmp_path / "in.txt"
+    data.write_text("1")
+    base = {"source_text": "x = 1\n", "parameters": {"x": 1, "y": [1, 2]},
+            "upstream": ["k@t"], "version": "0.1.0", "inputs": [data]}
+    key = run_key(key_parts(**base))
+    assert len(key) == 64 and key == run_key(key_parts(**{**base, "parameters": {"y": [1, 2],
+                                                                               "x": 1}}))
+    changed = [{"source_text": "x = 2\n"}, {"parameters": {"x": 2, "y": [1, 2]}},
+               {"upstream": ["k@t2"]}, {"version": "0.1.1"}, {"inputs": []}]
+    assert all(run_key(key_parts(**{**base, **c})) != key for c in changed)
+    data.write_text("22")
+    assert run_key(key_parts(**base)) != key
+
+
+def test_run_book_skips_unchanged_and_reruns_what_changed(chain, tmp_path):
+    data = tmp_path / "input.txt"
+    data.write_text("one")
+    p = _chain_profile(path=data)
+    assert _run(chain, p)[0] == ["01_a", "02_b"]
+    record = read_run_record(chain[1] / "executed" / "01_a.run.json")
+    assert record["profile"] == "p" and len(record["key"]) == 64 and record["seconds"] > 0
+    executed, lines = _run(chain, p)
+    assert executed == []
+    assert re.fullmatch(r"\[1/2\] 01_a: up to date \(executed \d{4}-\d\d-\d\d \d\d:\d\d UTC "
+                        r"under profile p\), skipped", lines[0]), lines
+    data.write_text("two!")  # an input file: its chapter and every later one
+    executed, lines = _run(chain, p)
+    assert executed == ["01_a", "02_b"]
+    assert lines[0] == "[1/2] 01_a: executing (p profile; its input files changed) ..."
+    assert lines[2] == "[2/2] 02_b: executing (p profile; an earlier notebook changed) ..."
+    assert _run(chain, _chain_profile(path=data, y=7))[0] == ["02_b"]  # its parameters
+    (chain[0] / "02_b.py").write_text(CHAPTER_B.replace('"B"', '"b"'))  # its source
+    assert _run(chain, _chain_profile(path=data, y=7))[1][1].endswith("its source changed) ...")
+    (chain[1] / "executed" / "01_a.ipynb").unlink()  # a missing page, then everything after it
+    assert _run(chain, _chain_profile(path=data, y=7))[0] == ["01_a", "02_b"]
+    executed, lines = _run(chain, _chain_profile("q", path=data, y=7))  # another profile
+    assert executed == ["01_a", "02_b"] and "last executed under profile 'p'" in lines[0]
+
+
+def test_run_book_from_only_and_force(chain):
+    p = _chain_profile()
+    assert _run(chain, p, from_notebook="02_b")[0] == ["02_b"]  # 01_a never ran: not needed
+    assert _run(chain, p, from_notebook="02_b")[0] == []
+    assert _run(chain, p, from_notebook="02_b", force=True)[0] == ["02_b"]
+    assert _run(chain, p, only=["01_a"])[0] == ["01_a"]
+    assert _run(chain, p)[0] == ["02_b"]  # its earlier chapter ran since
+    executed, lines = _run(chain, p, force=True)
+    assert executed == ["01_a", "02_b"] and lines[0] == "[1/2] 01_a: executing (p profile; --force) ..."
+    with pytest.raises(ConfigError, match="not both"):
+        _run(chain, p, only=["01_a"], from_notebook="02_b")
+
+
+def test_page_records_its_run_and_shows_parameters_once(chain):
+    _run(chain, Profile("p", ("01_a",), {"01_a": {"x": [1, "two"]}}))
+    nb = json.loads((chain[1] / "executed" / "01_a.ipynb").read_text())
+    record = read_run_record(chain[1] / "executed" / "01_a.run.json")
+    meta = nb["metadata"]["dfmask"]
+    assert meta == {k: record[k] for k in ("profile", "code_version", "executed", "seconds", "key")}
+    cells = nb["cells"]
+    assert "".join(cells[0]["source"]) == "# Chapter A"
+    assert cells[1]["metadata"]["tags"] == ["dfmask-run-record"]
+    assert re.fullmatch(r"\*Executed under the `p` profile, dfmask \S+, \d{4}-\d\d-\d\d \d\d:\d\d "
+                        r"UTC, in \d+\.\d s\.\*", "".join(cells[1]["source"]))
+    params, injected = cells[2], cells[3]
+    assert "".join(params["source"]) == ('# how much\nx = [1, \'two\']  # the x\n'
+                                         '# an input file ("" for none)\npath = ""')
+    assert injected["metadata"]["tags"] == ["injected-parameters", "remove-cell"]
+    assert "".join(cells[-1]["outputs"][0]["text"]) == "A [1, 'two', 1, 'two']\n"
+
+
+@pytest.mark.parametrize(("source", "values", "shown"), [
+    ("x = 1\n", {"x": 2}, "x = 2\n"),
+    ("# c\nx = 1  # why\ny = 'a'\n", {"y": "b"}, "# c\nx = 1  # why\ny = 'b'\n"),
+    ("items = [\n    'a',\n    'b',\n]  # list\nn = 3", {"items": ["c"]}, "items = ['c']  # list\nn = 3"),
+    ("n: int = 1\n", {"n": 5}, "n: int = 5\n"),
+    ("a = 1; b = 2\n", {"b": {"k": None}}, "a = 1\nb = {'k': None}\n"),
+    ("stretch = (2.0, 98.0)\n", {"stretch": [1.0, 99.0], "other": 1}, "stretch = [1.0, 99.0]\n"),
+    ("x = (\n", {"x": 1}, "x = (\n"),  # not Python: left alone
+])
+def test_show_parameters(source, values, shown):
+    assert show_parameters(source, values) == shown
+
+
+def test_show_parameters_long_list_one_item_a_line():
+    shown = show_parameters("products = []\n", {"products": ["p" * 50, "q" * 50]})
+    assert shown == f"products = ['{'p' * 50}',\n            '{'q' * 50}']\n"
+    assert ast.literal_eval(shown.split(" = ", 1)[1]) == ["p" * 50, "q" * 50]
+
+
+def test_record_line_durations():
+    run = {"profile": "default", "code_version": "0.1.0+gabc1234",
+           "executed": "2026-12-01T18:02:07.120+00:00"}
+    assert record_line({**run, "seconds": 486}) == (
+        "*Executed under the `default` profile, dfmask 0.1.0+gabc1234, 2026-12-01 18:02 UTC, "
+        "in 8.1 min.*")
+    assert record_line({**run, "seconds": 3.04}).endswith("in 3.0 s.*")
+    assert record_line({**run, "seconds": 7200}).endswith("in 2.0 h.*")
+
+
+def test_pages_of_another_profile_left_out_with_a_line(tmp_path):
+    for nb, meta in [("00_a", {"dfmask": {"profile": "p"}}), ("01_b", {"dfmask": {"profile": "q"}}),
+                     ("02_c", {})]:
+        (tmp_path / f"{nb}.ipynb").write_text(json.dumps({"metadata": meta, "cells": []}))
+    lines: list[str] = []
+    assert pages_of_profile(["00_a", "01_b", "02_c"], tmp_path, "p", lines.append) == ["00_a"]
+    assert lines == [
+        "leaving 01_b out of the book: it was executed under profile 'q', not 'p' "
+        "(execute it with --only 01_b)",
+        "leaving 02_c out of the book: it was executed without a run record, not 'p' "
+        "(execute it with --only 02_c)"]
+
+
+def _page_text(html: Path) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html.read_text()))
+
+
+def test_run_book_builds_the_pages_of_its_profile_and_checks_them(chain):
+    nbdir, bdir = chain
+    _run(chain, _chain_profile("p"))
+    lines: list[str] = []
+    q = Profile("q", ("01_a", "02_b"), {"01_a": {"x": 21}, "02_b": {}})
+    run_book(q, only=["01_a"], notebooks_dir=nbdir, book_dir=bdir, echo=lines.append)
+    assert ("leaving 02_b out of the book: it was executed under profile 'p', not 'q' "
+            "(execute it with --only 02_b)") in lines
+    html = bdir / "_build" / "html"
+    assert (html / "executed" / "01_a.html").exists()
+    assert not (html / "executed" / "02_b.html").exists()
+    text = _page_text(html / "executed" / "01_a.html")
+    assert "Executed under the q profile, dfmask" in text
+    assert "x = 21 # the x" in text and "# Parameters" not in text and "x = 1" not in text
+    assert check_html(html, ["01_a"], executed_dir=bdir / "executed") == []
+    warns = Profile("q", ("01_a", "03_warns"), {"01_a": {"x": 21}, "03_warns": {}})
+    with pytest.raises(NotebookError, match=r"^the built book has 1 problem\(s\): "
+                                            r"executed/03_warns.html: an output shows a warning"):
+        run_book(warns, notebooks_dir=nbdir, book_dir=bdir, echo=lambda s: None)
+
+
+def test_cli_flags_reach_run_book(monkeypatch):
+    calls: list[tuple] = []
+    monkeypatch.setattr("dfmask_lib.book.run_book", lambda *a, **k: calls.append((a, k)))
+    with pytest.raises(SystemExit) as info:
+        main(["book", "-p", "smoke", "--from", "02_fmask", "--force", "--no-build", "--no-check"])
+    assert info.value.code == 0
+    (args, kwargs), = calls
+    assert args == ("smoke",) and kwargs["from_notebook"] == "02_fmask" and kwargs["force"]
+    assert kwargs["only"] == () and not kwargs["build"] and not kwargs["check"]
+    with pytest.raises(SystemExit):
+        main(["book", "--only", "00_data", "--only", "01_synthetic"])
+    assert calls[-1][1]["only"] == ("00_data", "01_synthetic") and calls[-1][1]["check"]
+    assert not calls[-1][1]["force"] and calls[-1][1]["from_notebook"] is None
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--from", "02_fmask", "--only", "00_data"], "give --from or --only, not both"),
+    (["--from", "99_nope"], "--from ['99_nope']: not in profile 'default'"),
+    (["--only", "00_data", "--only", "99_nope"], "--only ['99_nope']: not in profile 'default'"),
+])
+def test_cli_bad_flags_one_line_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["book", *argv])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"dfmask: error: {message}") and err.count("\n") == 1
 
 
 @pytest.mark.slow
@@ -252,3 +521,10 @@ def test_book_config_renders_offline_without_executing():
     assert cfg["launch_buttons"]["thebe"] is False and not cfg["launch_buttons"]["binderhub_url"]
     assert cfg["html"]["use_repository_button"] is False
     assert cfg["only_build_toc_files"] is True
+    # the book loads nothing from the internet: the local extension and no widget CDNs
+    assert cfg["sphinx"]["local_extensions"] == {"dfmask_offline": "book/_ext"}
+    assert (PROJECT_ROOT / "book" / "_ext" / "dfmask_offline.py").is_file()
+    assert cfg["sphinx"]["config"]["nb_ipywidgets_js"] == {}
+    assert "executed/*.run.json" in cfg["exclude_patterns"]
+    css = (BOOK_DIR / "_static" / "dfmask.css").read_text()
+    assert "div.cell_output pre" in css and "table.dfmask-table" in css and "pre-wrap" in css

@@ -198,3 +198,164 @@ def test_transfer_curves_figure_one_line_per_variant_and_dashed_references() -> 
         plots.transfer_curves_figure({"a": rows_a}, ("glacier mean acc",))
     with pytest.raises(BandError, match="at least one curve"):
         plots.transfer_curves_figure({})
+
+
+# --------------------------------------------------------------------------- legends, galleries
+
+def _legends_inside(fig) -> list:
+    """Every legend's extent, checked to lie inside the figure and its tight bounding box."""
+    import io
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legends = list(fig.legends) + [a.get_legend() for a in fig.axes if a.get_legend()]
+    tight = fig.get_tightbbox(renderer)  # inches, what savefig(bbox_inches="tight") keeps
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        assert box.x0 >= -1 and box.y0 >= -1 and box.x1 <= fig.bbox.width + 1 \
+            and box.y1 <= fig.bbox.height + 1, f"legend {box} outside the figure {fig.bbox}"
+        inches = box.transformed(fig.dpi_scale_trans.inverted())
+        assert tight.x0 - 0.01 <= inches.x0 and inches.x1 <= tight.x1 + 0.01
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return legends
+
+
+def _history(n: int = 5) -> list[dict]:
+    return [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.2 / e, "val_miou": 0.1 * e,
+             **{f"iou_{c}": 0.05 * e for c in range(1, 6)}} for e in range(1, n + 1)]
+
+
+@pytest.mark.parametrize("runs", [1, 4])
+def test_learning_curves_one_legend_below_in_class_colours(runs) -> None:
+    from dfmask_lib.classes import CLASS_COLOURS
+
+    fig = plots.learning_curves_figure({k: _history() for k in range(runs)}, ma_window=2,
+                                       best_epochs={0: 5})
+    assert len(fig.axes) == 2 * runs and len(fig.legends) == 1
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert texts == ["validation mIoU", "2-epoch mean", "IoU clear land", "IoU cloud",
+                     "IoU cloud shadow", "IoU snow/ice", "IoU water", "kept epoch"]
+    shadow = [ln for ln in fig.axes[runs].lines if ln.get_label() == "IoU cloud shadow"][0]
+    np.testing.assert_allclose(shadow.get_color(), np.array(CLASS_COLOURS[3]) / 255 * 0.85)
+    legends = _legends_inside(fig)
+    assert len(legends) == 2  # the figure legend and the loss legend of the first run
+    if runs == 4:
+        assert fig.legends[0]._ncols >= 4  # spread over the wide figure, not a tall column
+
+
+def test_confusion_figure_labelled_colour_bar_and_readable_text() -> None:
+    cm = np.arange(36, dtype=np.int64).reshape(6, 6)
+    fig = confusion_figure(cm)
+    assert len(fig.axes) == 2 and fig.axes[1].get_ylabel() == "fraction of the truth row (recall)"
+    assert min(t.get_fontsize() for t in fig.axes[0].texts) >= 8
+    np.testing.assert_allclose(fig.axes[0].images[0].get_array().sum(axis=1), 1.0)
+    assert confusion_figure(cm, normalise=False).axes[1].get_ylabel() == "pixels"
+
+
+def test_score_bars_figure_widens_for_many_methods_and_keeps_the_legend() -> None:
+    columns = [f"IoU {c}" for c in ("clear land", "cloud", "cloud shadow", "snow/ice", "water")]
+    many = [{"method": f"method number {i}", **{c: 0.1 * i for c in columns}} for i in range(9)]
+    few = many[:2]
+    wide = plots.score_bars_figure(many, columns)
+    narrow = plots.score_bars_figure(few, columns)
+    assert wide.get_figwidth() >= 9 > narrow.get_figwidth()
+    assert len(wide.axes[0].patches) == 45
+    assert [t.get_text() for t in _legends_inside(wide)[0].get_texts()] == \
+        [r["method"] for r in many]
+
+
+def test_comparison_maps_figure_legend_inside() -> None:
+    rgb = np.random.default_rng(0).random((3, 8, 8))
+    fig = plots.comparison_maps_figure(rgb, np.ones((8, 8), np.uint8), {"a": np.ones((8, 8),
+                                                                                    np.uint8)})
+    assert len(_legends_inside(fig)) == 1
+
+
+def _panel_rgb(ax) -> np.ndarray:
+    image = ax.images[0]
+    return (image.to_rgba(image.get_array())[..., :3] * 255).round().astype(int)
+
+
+def test_panels_figure_grid_colours_and_legend() -> None:
+    from dfmask_lib.classes import CLASS_COLOURS
+    from dfmask_lib.plots import Panel, panels_figure
+
+    rng = np.random.default_rng(0)
+    rgb = rng.random((3, 4, 5)).astype(np.float32)
+    valid = np.ones((4, 5), bool)
+    valid[0, 0] = False
+    classes = np.array([[0, 1, 2], [3, 4, 5]], np.uint8)
+    mask = np.array([[True, False], [False, True]])
+    scored = np.array([[True, True], [True, False]])
+    long_title = "Deep F-Mask stage 3 on the synthetic test scene number twelve"
+    fig = panels_figure([[Panel("rgb", rgb, long_title, valid=valid),
+                          Panel("classes", classes, "c"), Panel("mask", mask, "m", valid=scored)],
+                         [Panel("classes", classes[:1], "short row")]], suptitle="gallery")
+    axes = fig.axes
+    assert len(axes) == 6 and fig.get_suptitle() == "gallery"
+    assert [a.axison or bool(a.images) for a in axes] == [True, True, True, True, False, False]
+    np.testing.assert_allclose(axes[0].images[0].get_array(), stretch_rgb(rgb, valid, (2, 98)))
+    assert [tuple(c) for c in _panel_rgb(axes[1]).reshape(-1, 3)] == \
+        [CLASS_COLOURS[c] for c in range(6)]
+    assert [tuple(c) for c in _panel_rgb(axes[2]).reshape(-1, 3)] == \
+        [(217, 26, 26), (255, 255, 255), (255, 255, 255), (191, 191, 191)]
+    title = axes[0].get_title()
+    assert "\n" in title and title.replace("\n", " ") == long_title
+    assert axes[1].get_title() == "c" and axes[3].get_title() == "short row"
+    legends = _legends_inside(fig)
+    assert len(legends) == 1 and len(fig.legends) == 1
+    assert [t.get_text() for t in legends[0].get_texts()] == [
+        "0 no data", "1 clear land", "2 cloud", "3 cloud shadow", "4 snow/ice", "5 water",
+        "True (disagree)", "False (agree)", "not valid"]
+    only_rgb = panels_figure([[Panel("rgb", rgb)]])
+    assert not only_rgb.legends  # nothing to explain
+    assert not panels_figure([[Panel("classes", classes)]], legend=False).legends
+
+
+@pytest.mark.parametrize(
+    ("rows", "error"),
+    [
+        ([], "ConfigError"),
+        ([[None]], "ConfigError"),
+        ([["rgb"]], "ConfigError"),
+        ([[plots.Panel("rgb", np.zeros((4, 2, 2)))]], "BandError"),
+        ([[plots.Panel("classes", np.full((2, 2), 6))]], "LabelError"),
+        ([[plots.Panel("classes", np.zeros((2, 2), np.float32))]], "LabelError"),
+        ([[plots.Panel("mask", np.zeros((2, 2), np.uint8))]], "BandError"),
+        ([[plots.Panel("mask", np.zeros((2, 2), bool), valid=np.ones((2, 3), bool))]],
+         "BandError"),
+    ],
+)
+def test_panels_figure_bad_inputs(rows, error) -> None:
+    from dfmask_lib import errors
+
+    with pytest.raises(getattr(errors, error)):
+        plots.panels_figure(rows)
+
+
+def test_panel_unknown_kind() -> None:
+    from dfmask_lib.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="kind"):
+        plots.Panel("rgba", np.zeros((2, 2)))
+
+
+def test_stage_progression_figure_lines_and_annotations() -> None:
+    rows = [{"method": "Fmask", "OA": 0.8, "mIoU": 0.5},
+            {"method": "supervised", "OA": 0.9, "mIoU": float("nan")},
+            {"method": "stage 0", "OA": 0.95, "mIoU": 0.7}]
+    fig = plots.stage_progression_figure(rows, title="progress")
+    ax = fig.axes[0]
+    assert [ln.get_label() for ln in ax.lines] == ["OA", "mIoU"]
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [0.8, 0.9, 0.95])
+    assert [t.get_text() for t in ax.texts] == ["0.800", "0.900", "0.950", "0.500", "0.700"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["Fmask", "supervised", "stage 0"]
+    assert ax.get_ylim() == (0.0, 1.0) and ax.get_title() == "progress"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["OA", "mIoU"]
+    one = plots.stage_progression_figure(rows, ("OA",), label="method")
+    assert len(one.axes[0].lines) == 1
+    with pytest.raises(BandError, match="lack columns"):
+        plots.stage_progression_figure(rows, ("F1",))
+    with pytest.raises(BandError, match="at least one row"):
+        plots.stage_progression_figure([])
