@@ -17,7 +17,7 @@ export TORCHINDUCTOR_CACHE_DIR := $(CURDIR)/.cache/torchinductor
 export GDAL_PAM_ENABLED := NO
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup test test-slow book book-smoke bench clean
+.PHONY: setup test test-slow book book-smoke book-check bench clean
 
 setup: $(STAMP)
 
@@ -47,6 +47,13 @@ book: setup $(PEERS_STAMP)
 
 book-smoke: setup
 	$(BIN)/python -m dfmask_lib.book --profile smoke
+
+# Open the built book in headless Chromium (a system chromium or chromium-headless-shell) at
+# desktop and phone width: screenshots in book/_build/screenshots, problems listed, exit 1 if any.
+book-check: setup
+	$(BIN)/pip install -q -e ".[book,test,browser]"
+	$(BIN)/python -m dfmask_lib.bookcheck book/_build/html --executed book/executed \
+		--browser book/_build/screenshots
 
 bench: setup
 	$(BIN)/python benchmarks/fmask_tile.py
