@@ -19,11 +19,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
 
+from .book import Profile
 from .errors import MissingDataError
 from .registry import fetch
 
-__all__ = ["SPLITS", "paper_scene_lists", "layout_rows"]
+__all__ = ["SPLITS", "PAPER_ROOT", "paper_scene_lists", "layout_rows", "dry_run_profile"]
+
+#: Where the paper profile expects the paper's products (relative to the project root).
+PAPER_ROOT = "data/paper"
 
 #: The paper's splits and the registry file that lists each one's products.
 SPLITS = {"TRAIN": "deepfmask_scene_lists/train_filename.txt",
@@ -55,3 +61,68 @@ def layout_rows(root: str | os.PathLike) -> list[dict[str, object]]:
         rows.append({"split": split, "listed": len(names), "present": len(present),
                      "with labels": len(labelled), "label file": f"*{kind}.tif"})
     return rows
+
+
+#: Settings of a dry run of the paper profile on a CPU: the pipeline end to end, not results.
+DRY_RUN_SETTINGS: Mapping[str, object] = MappingProxyType(
+    {"epochs": 1, "device": "cpu", "num_workers": 0})
+
+
+def dry_run_profile(paper: Profile, root: str | os.PathLike,
+                    generated: str = "data/generated/paper-dryrun") -> Profile:
+    """The paper profile pointed at ``root`` (stand-in products), one epoch per stage, on CPU.
+
+    Every parameter ``data/paper`` becomes ``root``, every path under
+    ``data/generated/paper`` moves to ``generated``, epochs become 1 (per stage), the
+    device the CPU and data-loading single-process; the paper's batch size, precision and
+    everything else stay.
+    """
+    def swap(value: Any) -> Any:
+        if isinstance(value, str):
+            if value == PAPER_ROOT:
+                return str(root)
+            return value.replace("data/generated/paper", generated)
+        if isinstance(value, list):
+            return [swap(v) for v in value]
+        return value
+
+    params: dict[str, dict[str, Any]] = {}
+    for nb, block in paper.parameters.items():
+        new = {k: swap(v) for k, v in block.items()}
+        for key, value in DRY_RUN_SETTINGS.items():
+            if key in new:
+                new[key] = [value] * len(new[key]) if isinstance(new[key], list) else value
+        if nb == "08_limits" or nb == "09_rerun":
+            new["profile"] = paper.source or paper.name
+        params[nb] = new
+    return Profile(name=f"{paper.name}-dryrun", notebooks=paper.notebooks, parameters=params,
+                   source=paper.source)
+
+
+def dry_run(root: str | os.PathLike, *, size: int = 5490, n_train: int = 2, n_val: int = 1,
+            n_test: int = 1, seed: int = 0, build: bool = True) -> dict[str, float]:
+    """Stand-in products laid out like the paper's data, then the paper profile on them.
+
+    Writes (or reuses) full-size synthetic L1C products under ``root/TRAIN|VALIDATION|TEST``
+    (:func:`dfmask_lib.synthetic.ensure_splits`: the layout the paper profile expects, labels
+    as ``*LABELS.tif``) and runs :func:`dry_run_profile` of ``book/profiles/paper.yml`` with
+    :func:`dfmask_lib.book.run_book`. Returns its notebook times.
+    """
+    from .book import load_profile, run_book
+    from .synthetic import ensure_splits
+
+    ensure_splits(root, n_train, n_val, n_test, size=size, seed=seed)
+    return run_book(dry_run_profile(load_profile("paper"), root), build=build)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Dry-run the paper profile on stand-in products.")
+    parser.add_argument("root", help="folder for the stand-in products (e.g. data/paper-dryrun)")
+    parser.add_argument("--size", type=int, default=5490, help="side in 20 m pixels (full tile)")
+    parser.add_argument("--n-train", type=int, default=2)
+    parser.add_argument("--n-val", type=int, default=1)
+    parser.add_argument("--n-test", type=int, default=1)
+    args = parser.parse_args()
+    dry_run(args.root, size=args.size, n_train=args.n_train, n_val=args.n_val, n_test=args.n_test)

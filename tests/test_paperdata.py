@@ -28,3 +28,21 @@ def test_layout_rows_counts_present_and_labelled(tmp_path):
     assert (rows["TRAIN"]["present"], rows["TRAIN"]["listed"]) == (0, 92)
     with pytest.raises(MissingDataError, match="lay the paper's products out"):
         layout_rows(tmp_path / "nope")
+
+
+def test_dry_run_profile_points_the_paper_profile_at_stand_ins():
+    from dfmask_lib.book import load_profile
+    from dfmask_lib.paperdata import dry_run_profile
+
+    paper = load_profile("paper")
+    dry = dry_run_profile(paper, "data/stand-ins")
+    assert dry.notebooks == paper.notebooks and "01_synthetic" not in dry.notebooks
+    p = dry.parameters
+    assert p["03_stage0"]["synthetic_dir"] == "data/stand-ins"
+    assert p["03_stage0"]["epochs"] == 1 and p["04_selftrain"]["epochs"] == [1, 1, 1, 1]
+    assert p["03_stage0"]["batch_size"] == paper.parameters["03_stage0"]["batch_size"] == 1
+    assert p["05_evaluation"]["device"] == "cpu" and p["04_selftrain"]["num_workers"] == 0
+    assert p["05_evaluation"]["predictions_dir"] == "data/generated/paper-dryrun/predictions"
+    text = repr(p)
+    assert "'data/paper'" not in text and "data/generated/paper/" not in text
+    assert paper.parameters["04_selftrain"]["epochs"] == [400, 400, 400, 400]  # not mutated
