@@ -639,6 +639,9 @@ def build_html(
 ) -> Path:
     """Render ``book_dir`` into ``book_dir/_build/html`` with jupyter-book (offline).
 
+    Every page is rendered again (``--all``, a few seconds: the notebooks are executed
+    already), so that a changed stylesheet or extension reaches every page.
+
     Args:
         executed: names of the notebooks to include (must exist in ``book_dir/executed``).
         book_dir, config, toc: the book's sources, ``_config.yml`` and ``_toc.yml``.
@@ -663,7 +666,7 @@ def build_html(
         tmp.write_text(yaml.safe_dump(effective, sort_keys=False))
     cmd = [sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; "
            "sys.exit(main())", "build", str(book_dir), "--config", str(config),
-           "--toc", str(toc_used), "--path-output", str(book_dir), "--quiet"]
+           "--toc", str(toc_used), "--path-output", str(book_dir), "--quiet", "--all"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=book_dir)
     index = build / "html" / "index.html"
     output = _ANSI.sub("", proc.stderr + proc.stdout)

@@ -149,6 +149,10 @@ def setup_notebook(*, dpi: float = 96, max_colours: int = 256) -> None:
 
 # --------------------------------------------------------------------------- tables
 
+#: Columns of one HTML table before :class:`Table` stacks it (fits a phone's width).
+MAX_COLUMNS = 7
+
+
 class Table:
     """Rows of dicts (same keys) shown as a compact HTML table in a notebook.
 
@@ -159,8 +163,8 @@ class Table:
         formats: column -> format spec (``{"offset": "d", "zenith": ".1f"}``) for numbers.
         caption: optional caption above the table.
         max_columns: in HTML, a table with more columns is shown as several stacked tables
-            of at most this many columns, each repeating the first column (so that it fits a
-            phone's width); None = one table.
+            of at most this many columns, each repeating the first column, so that it fits a
+            phone's width (:data:`MAX_COLUMNS` by default); None = always one table.
 
     ``str()`` and ``repr()`` give :func:`dfmask_lib.metrics.format_table` text. In HTML, numbers
     are right-aligned, NaN and None are an en dash and strings are escaped.
@@ -172,7 +176,7 @@ class Table:
 
     def __init__(self, rows: Sequence[Mapping[str, Any]], *, digits: int = 3,
                  formats: Mapping[str, str] | None = None, caption: str | None = None,
-                 max_columns: int | None = None) -> None:
+                 max_columns: int | None = -1) -> None:
         rows = [dict(r) for r in rows]
         keys = list(rows[0]) if rows else []
         odd = [i for i, r in enumerate(rows) if list(r) != keys]
@@ -185,6 +189,8 @@ class Table:
             raise ConfigError(f"formats name columns {unknown} that the rows do not have")
         if not isinstance(digits, int) or digits < 0:
             raise ConfigError(f"digits must be a non-negative integer, got {digits!r}")
+        if max_columns == -1:
+            max_columns = MAX_COLUMNS
         if max_columns is not None and (not isinstance(max_columns, int) or max_columns < 2):
             raise ConfigError(f"max_columns must be an integer >= 2 or None, got {max_columns!r}")
         self.max_columns = max_columns
@@ -233,7 +239,10 @@ class Table:
             for k in keys:
                 text, is_num = self._cell(k, r[k])
                 align = "right" if is_num else "left"
-                cells.append(f'<td style="padding:1px 8px;text-align:{align}">'
+                # data-label: the column's name, shown beside the value when a phone's
+                # stylesheet stacks the cells of a row (book/_static/dfmask.css)
+                cells.append(f'<td data-label="{html.escape(str(k), quote=True)}" '
+                             f'style="padding:1px 8px;text-align:{align}">'
                              f'{html.escape(text)}</td>')
             parts.append("<tr>" + "".join(cells) + "</tr>")
         parts.append("</tbody></table>")

@@ -217,7 +217,7 @@ if chip is not None:
 
 # %%
 show_table([{k: v for k, v in r.items() if k != "skipped"} for r in checks.table(ran_only=True)],
-           caption="The real-data check suite", max_columns=7)
+           caption="The real-data check suite")
 show_table(checks.fmask_tests(), caption="Fmask's snow test on the glacier points")
 
 # %% [markdown]

@@ -456,3 +456,10 @@ def test_table_max_columns_stacks_tables_repeating_the_first_column():
     assert split.count("<caption") == 1 and ">c4</th>" in split
     with pytest.raises(ConfigError, match="max_columns"):
         Table(rows, max_columns=1)
+
+
+def test_table_cells_carry_their_column_name_for_phones():
+    from dfmask_lib.display import Table
+
+    out = Table([{"a <b>": 1.5, "name": "x"}])._repr_html_()
+    assert 'data-label="a &lt;b&gt;"' in out and 'data-label="name"' in out
