@@ -37,6 +37,10 @@ Usage::
     python benchmarks/compare_tile.py --sizes 1098 --stages 0   # a quick look (goals are for 5490)
 
 One round of stages 0 and 3 and both peers on the full tile takes about 10 minutes on 2 cores.
+
+The result is also written as a record (:func:`dfmask_lib.performance.write_benchmark_record`)
+to ``benchmarks/records/compare_tile.json`` (``--record PATH`` elsewhere, ``--no-record`` not at
+all), which the book's performance chapter renders.
 """
 
 from __future__ import annotations
@@ -56,11 +60,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from predict_tile import _peak_gb, make_product, predict_phase, write_checkpoints  # noqa: E402
 
+from dfmask_lib.paths import PROJECT_ROOT  # noqa: E402
+from dfmask_lib.performance import (COMPARE_MIN_VS_S2CLOUDLESS, COMPARE_MIN_VS_UKIS,  # noqa: E402
+                                    GOAL_TILE_PX, RECORD_DIR, write_benchmark_record)
+
 #: Goals: minimum speed-up of a dfmask stage over s2cloudless (end to end).
-GOAL_VS_S2CLOUDLESS = {0: 8.0, 3: 4.0}
+GOAL_VS_S2CLOUDLESS = COMPARE_MIN_VS_S2CLOUDLESS
 #: Goal: minimum speed-up of every dfmask stage over ukis-csmask 1.0 (equal resolution).
-GOAL_VS_UKIS = 1.0
-GOAL_SIZE = 5490
+GOAL_VS_UKIS = COMPARE_MIN_VS_UKIS
+GOAL_SIZE = GOAL_TILE_PX
 RESOLUTION = 20
 S2 = "s2cloudless"
 UKIS = "ukis-csmask"
@@ -154,7 +162,12 @@ def main() -> None:
     parser.add_argument("--size", type=int)
     parser.add_argument("--peer")
     parser.add_argument("--config", default="{}")
+    parser.add_argument("--record", type=Path,
+                        default=PROJECT_ROOT / RECORD_DIR / "compare_tile.json",
+                        help="where the JSON record goes (default: %(default)s)")
+    parser.add_argument("--no-record", action="store_true", help="write no record")
     args = parser.parse_args()
+    start = time.perf_counter()
 
     from dfmask_lib.paths import GENERATED_DIR
 
@@ -181,8 +194,11 @@ def main() -> None:
     peers = [S2, UKIS] + ([UKIS021] if args.with_021 else [])
     methods = [f"dfmask stage {s}" for s in stages] + peers
     skipped = {}
+    labels = {f"dfmask stage {s}": f"dfmask stage {s}" for s in stages}
     for name in peers:  # a missing package is known before any run
-        reason = _peer(name, args.threads).unavailable()
+        peer = _peer(name, args.threads)
+        labels[name] = f"{peer.label or name} ({len(peer.bands)} bands)"
+        reason = peer.unavailable()
         if reason is not None:
             skipped[name] = reason
             print(f"{name}: skipped ({reason})", flush=True)
@@ -235,7 +251,11 @@ def main() -> None:
                     continue
                 wall = statistics.median(r["seconds"] for r in done)
                 rows[method] = {"wall": wall, "mpx_s": mpx / wall, "n": len(done),
-                                "peak_gb": max(r["peak_gb"] for r in done)}
+                                "peak_gb": max(r["peak_gb"] for r in done),
+                                "walls": [r["seconds"] for r in done]}
+                if "read_s" in done[0]:
+                    rows[method]["read_s"] = statistics.median(r["read_s"] for r in done)
+                    rows[method]["predict_s"] = statistics.median(r["predict_s"] for r in done)
             tables.append((size, rows))
 
     for size, rows in tables:
@@ -277,6 +297,19 @@ def main() -> None:
                     print(_goal(label, None, goal, f"{name}: {miss}"))
                 else:
                     print(_goal(label, ref["wall"] / mine, goal, None))
+    if not args.no_record:
+        results = {"config": cfg, "stages": stages, "repeats": args.repeats,
+                   "threads": args.threads, "resolution": RESOLUTION,
+                   "tiles": [{"size": size, "methods": {
+                       m: {"label": labels.get(m, m), **row} for m, row in rows.items()}}
+                       for size, rows in tables]}
+        run_args = {"sizes": sizes, "stages": stages, "repeats": args.repeats,
+                    "with_021": args.with_021, "threads": args.threads, "seed": args.seed,
+                    "window": args.window, "overlap": args.overlap,
+                    "batch_size": args.batch_size}
+        path = write_benchmark_record(args.record, "compare_tile", args=run_args,
+                                      results=results, seconds=time.perf_counter() - start)
+        print(f"record written: {path}")
 
 
 if __name__ == "__main__":

@@ -4,17 +4,18 @@ For each stage and each variant (fp32, fp32 + channels_last, bf16 autocast, bf16
 channels_last) it times a full training step (forward, weighted cross-entropy, backward, Adam) on
 a batch of random patches, and inference (forward only, eval mode). It prints one table with
 patches/s and Mpx/s and the ratio against the fp32 baseline measured in the same run, on CPU
-and on CUDA when available (it says so when not). Results also go to
-``benchmarks/results/train_step.json``.
+and on CUDA when available (it says so when not). The result is also written as a record
+(:func:`dfmask_lib.performance.write_benchmark_record`) to ``benchmarks/records/train_step.json``
+(``--record PATH`` elsewhere, ``--no-record`` not at all), which the book's performance chapter
+renders. With the defaults about 5 minutes on 2 CPU cores.
 
-Usage: ``python benchmarks/train_step.py [--stages 0 1 2 3] [--steps 2] [--batch 8]``.
+Usage: ``python benchmarks/train_step.py [--stages 0 1 2 3] [--steps 3] [--batch 8]``.
 Keep ``--steps`` small on a shared CPU: stage 3 takes several seconds per step.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -25,6 +26,8 @@ import torch
 from torch import nn
 
 from dfmask_lib.device import autocast
+from dfmask_lib.paths import PROJECT_ROOT
+from dfmask_lib.performance import RECORD_DIR, machine_info, write_benchmark_record
 from dfmask_lib.unet import UNet, count_parameters, stage_config
 
 VARIANTS = {  # name -> (bf16 autocast, channels_last)
@@ -113,8 +116,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="timed rounds after one warm-up round")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/train_step.json"))
+    parser.add_argument("--record", type=Path,
+                        default=PROJECT_ROOT / RECORD_DIR / "train_step.json",
+                        help="where the JSON record goes (default: %(default)s)")
+    parser.add_argument("--no-record", action="store_true", help="write no record")
     args = parser.parse_args()
+    start = time.perf_counter()
 
     devices = [torch.device("cpu")]
     if torch.cuda.is_available():
@@ -122,7 +129,7 @@ def main() -> None:
         print(f"CUDA: {torch.cuda.get_device_name(0)}")
     else:
         print("CUDA: not available on this machine; CPU only")
-    print(f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+    print(f"CPU: {machine_info()['cpu_model'] or platform.machine()}, {os.cpu_count()} cores, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"batch {args.batch} x 7 x {args.size} x {args.size}, median of {args.steps} "
           f"interleaved rounds; ratios vs {args.variants[0]}")
@@ -142,12 +149,13 @@ def main() -> None:
                       f"{row['train_patches_per_s']:6.2f} patches/s (x{row['train_ratio']:.2f})  "
                       f"infer {row['infer_mpx_per_s']:6.2f} Mpx/s (x{row['infer_ratio']:.2f})",
                       flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".part")
-    tmp.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows},
-                              indent=1) + "\n")
-    os.replace(tmp, args.out)
-    print(f"written {args.out}")
+    if not args.no_record:
+        results = {"batch": args.batch, "size": args.size, "steps": args.steps,
+                   "baseline": args.variants[0], "rows": rows}
+        path = write_benchmark_record(
+            args.record, "train_step", results=results, seconds=time.perf_counter() - start,
+            args={k: getattr(args, k) for k in ("stages", "variants", "steps", "batch", "size")})
+        print(f"record written: {path}")
 
 
 if __name__ == "__main__":
