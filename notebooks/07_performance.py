@@ -51,7 +51,7 @@ setup_notebook()
 # %%
 records = load_benchmarks(record_dir)
 overview = record_rows(records)
-show_table(overview, formats=table_formats(overview))
+show_table(overview, digits=2, formats=table_formats(overview))
 
 # %% [markdown]
 # ## Fmask on a full tile
@@ -68,9 +68,9 @@ rec = records["fmask_tile"]
 print(describe_record(rec))
 if not is_missing(rec):
     rows = fmask_tile_table(rec)
-    show_table(rows, formats=table_formats(rows), caption="Fmask on the synthetic tile")
+    show_table(rows, digits=2, formats=table_formats(rows), caption="Fmask on the synthetic tile")
     goals = fmask_tile_goals(rec)
-    show_table(goals, formats=table_formats(goals), caption="Goals (issue 3)")
+    show_table(goals, digits=2, formats=table_formats(goals), caption="Goals (issue 3)")
 
 # %% [markdown]
 # ## Training and inference of the stage U-Nets
@@ -88,9 +88,11 @@ rec = records["train_step"]
 print(describe_record(rec))
 if not is_missing(rec):
     rows = train_step_table(rec)
-    show_table(rows, formats=table_formats(rows), caption="Throughput per stage and variant")
+    show_table(rows, digits=2, formats=table_formats(rows),
+               caption="Throughput per stage and variant")
     goals = train_step_goals(rec)
-    show_table(goals, formats=table_formats(goals), caption=f"Goal: {TRAIN_GOAL_VARIANT} training")
+    show_table(goals, digits=2, formats=table_formats(goals),
+               caption=f"Goal: {TRAIN_GOAL_VARIANT} training")
 
 # %%
 if not is_missing(rec):
@@ -127,11 +129,12 @@ rec = records["predict_tile"]
 print(describe_record(rec))
 if not is_missing(rec):
     rows = predict_tile_table(rec)
-    show_table(rows, formats=table_formats(rows), caption="Prediction of the synthetic tile")
+    show_table(rows, digits=2, formats=table_formats(rows),
+               caption="Prediction of the synthetic tile")
     goals = predict_tile_goals(rec)
-    show_table(goals, formats=table_formats(goals), caption="Goals (issue 9)")
+    show_table(goals, digits=2, formats=table_formats(goals), caption="Goals (issue 9)")
     bf16 = predict_tile_bf16(rec)
-    show_table(bf16, formats=table_formats(bf16), caption="bf16 autocast against fp32")
+    show_table(bf16, digits=2, formats=table_formats(bf16), caption="bf16 autocast against fp32")
 
 # %% [markdown]
 # ## Against the peers on a full tile
@@ -149,6 +152,7 @@ rec = records["compare_tile"]
 print(describe_record(rec))
 if not is_missing(rec):
     rows = compare_tile_table(rec)
-    show_table(rows, formats=table_formats(rows), caption="End to end on the synthetic tile")
+    show_table(rows, digits=2, formats=table_formats(rows),
+               caption="End to end on the synthetic tile")
     goals = compare_tile_goals(rec)
-    show_table(goals, formats=table_formats(goals), caption="Goals (issue 10)")
+    show_table(goals, digits=2, formats=table_formats(goals), caption="Goals (issue 10)")
