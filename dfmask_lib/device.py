@@ -1,7 +1,8 @@
 """Pick the compute device and its mixed-precision mode (CPU runs everywhere, CUDA when present).
 
-* CPU: bf16 autocast (about 2x faster for the U-Nets on AVX-512/AMX CPUs; measured in
-  ``benchmarks/train_step.py``), no gradient scaler needed.
+* CPU: bf16 autocast, no gradient scaler needed; whether it is faster depends on the CPU
+  (AVX-512 BF16 / AMX): ``benchmarks/train_step.py`` measures it and its record is shown in the
+  book's chapter ``07_performance``.
 * CUDA: bf16 autocast where the GPU supports it, else fp16 with a gradient scaler.
 """
 
