@@ -65,7 +65,9 @@ def layout_rows(root: str | os.PathLike) -> list[dict[str, object]]:
 
 #: Settings of a dry run of the paper profile on a CPU: the pipeline end to end, not results.
 DRY_RUN_SETTINGS: Mapping[str, object] = MappingProxyType(
-    {"epochs": 1, "device": "cpu", "num_workers": 0})
+    {"epochs": 1, "device": "cpu", "num_workers": 0, "repeats": 1})
+#: The comparison's methods in a dry run: the project's Fmask besides the dfmask models.
+DRY_RUN_METHODS = ("fmask",)
 
 
 def dry_run_profile(paper: Profile, root: str | os.PathLike,
@@ -74,8 +76,9 @@ def dry_run_profile(paper: Profile, root: str | os.PathLike,
 
     Every parameter ``data/paper`` becomes ``root``, every path under
     ``data/generated/paper`` moves to ``generated``, epochs become 1 (per stage), the
-    device the CPU and data-loading single-process; the paper's batch size, precision and
-    everything else stay.
+    device the CPU, data-loading single-process, the comparison one timed round of the
+    project's Fmask and the dfmask models; the paper's batch size, precision and everything
+    else stay.
     """
     def swap(value: Any) -> Any:
         if isinstance(value, str):
@@ -92,6 +95,8 @@ def dry_run_profile(paper: Profile, root: str | os.PathLike,
         for key, value in DRY_RUN_SETTINGS.items():
             if key in new:
                 new[key] = [value] * len(new[key]) if isinstance(new[key], list) else value
+        if "methods" in new:
+            new["methods"] = list(DRY_RUN_METHODS)
         if nb == "08_limits" or nb == "09_rerun":
             new["profile"] = paper.source or paper.name
         params[nb] = new

@@ -41,10 +41,35 @@
 # holding products. Training products need no human labels: Fmask labels are computed and
 # cached beside each product. Validation and test products need their labels as a GeoTIFF in
 # project class codes on the product's 20 m grid, named `*LABELS.tif`, in the product's
-# `GRANULE/*/IMG_DATA/`. For the paper's own data: the product names are in the data registry
-# (`deepfmask_scene_lists/`), the products come from the Copernicus Data Space, and the human
-# labels from PANGAEA (doi:10.1594/PANGAEA.942321). The table below counts the paper's listed
-# products per split and checks a folder you point it at.
+# `GRANULE/*/IMG_DATA/`.
+#
+# ## The paper's own data, step by step
+#
+# 1. **The product list.** The names of the paper's training, validation and test products are
+#    in the data registry (`deepfmask_scene_lists/`, read by
+#    `dfmask_lib.paperdata.paper_scene_lists`); the first table below counts them.
+# 2. **The products.** Download each listed L1C product from the Copernicus Data Space Ecosystem
+#    (a free account is needed): search the product name in the Copernicus Browser, or ask its
+#    OData catalogue for `Products?$filter=Name eq '<product name>'` and download the product it
+#    returns. Unzip each into `data/paper/<split>/` so that the `.SAFE` folder keeps its name (a
+#    `.zip` is read as well).
+# 3. **The human labels.** Download the labelled masks of the validation and test scenes from
+#    PANGAEA (doi:10.1594/PANGAEA.942321). Each mask must become a single-band GeoTIFF in the
+#    project's class codes (0 no data, 1 clear land, 2 cloud, 3 cloud shadow, 4 snow/ice,
+#    5 water; the introduction's table) on the product's 20 m grid (nearest-neighbour resampling
+#    if it is not), saved in the product's `GRANULE/*/IMG_DATA/` with a name ending in
+#    `LABELS.tif`. Training products need no labels: Fmask labels are computed and cached.
+# 4. **Check the layout.** Set `scenes_root` below to `data/paper` and run this notebook (or
+#    `dfmask book --profile paper --only 09_rerun`): the second table counts the products found
+#    per split and those with labels.
+# 5. **Run.** `make book PROFILE=paper` (or `dfmask book --profile paper`). The paper profile uses
+#    the paper's settings (batch 1, fp32, up to 400 epochs per stage) and a CUDA GPU; the
+#    chapter *Performance* gives the measured speed of each step to plan the run.
+#
+# To try the whole pipeline before downloading anything, `python -m dfmask_lib.paperdata
+# data/paper-dryrun` writes full-size synthetic stand-in products laid out like this and runs
+# the paper profile on them with one epoch per stage on the CPU (a dry run of the mechanics, not
+# of the results).
 
 # %% tags=["parameters"]
 # A folder laid out as <root>/TRAIN|VALIDATION|TEST/<product>.SAFE ("" to skip the check).
@@ -94,7 +119,7 @@ for nb in shown.notebooks:
 # %% [markdown]
 # ## Hardware
 #
-# The default profile runs on two CPU cores; the `gpu` profile is for one CUDA GPU and trains
-# longer; the chapter *Performance* gives the measured speed of each step, from which the time
-# of a run on the paper's data can be estimated (training time grows with the number of
-# patches and epochs, prediction time with the number of pixels).
+# The default profile runs on two CPU cores; the `gpu` and `paper` profiles are for one CUDA GPU
+# and train longer; the chapter *Performance* gives the measured speed of each step, from which
+# the time of a run on the paper's data can be estimated (training time grows with the number
+# of patches and epochs, prediction time with the number of pixels).

@@ -42,6 +42,7 @@ def test_dry_run_profile_points_the_paper_profile_at_stand_ins():
     assert p["03_stage0"]["epochs"] == 1 and p["04_selftrain"]["epochs"] == [1, 1, 1, 1]
     assert p["03_stage0"]["batch_size"] == paper.parameters["03_stage0"]["batch_size"] == 1
     assert p["05_evaluation"]["device"] == "cpu" and p["04_selftrain"]["num_workers"] == 0
+    assert p["06_comparison"]["methods"] == ["fmask"] and p["06_comparison"]["repeats"] == 1
     assert p["05_evaluation"]["predictions_dir"] == "data/generated/paper-dryrun/predictions"
     text = repr(p)
     assert "'data/paper'" not in text and "data/generated/paper/" not in text
