@@ -390,7 +390,7 @@ def comparison_maps_figure(
     """
     panels = 1 + (truth is not None) + len(maps) + (disagree is not None)
     rows = (panels + columns - 1) // columns
-    fig, axes = plt.subplots(rows, columns, squeeze=False, figsize=(4.2 * columns, 4.2 * rows),
+    fig, axes = plt.subplots(rows, columns, squeeze=False, figsize=(2.6 * columns, 2.6 * rows),
                              layout="constrained")
     flat = list(axes.flat)
     rgb_figure(image, percentiles=percentiles, title=title or None, ax=flat[0])

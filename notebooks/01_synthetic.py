@@ -213,7 +213,7 @@ for product in gallery:
         Panel("rgb", scene.bands(("B04", "B03", "B02")), f"synthetic {name}", unsaturated),
         Panel("rgb", scene.bands(("B12", "B11", "B8A")), "false colour B12/B11/B8A", unsaturated),
         Panel("classes", truth, "synthetic truth")])
-plots.panels_figure(rows_gallery)
+plots.panels_figure(rows_gallery, panel_size=2.4)  # four rows of RGB stay well under 500 kB
 plt.show()
 
 # %% [markdown]

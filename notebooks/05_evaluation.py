@@ -194,7 +194,7 @@ for i, product in enumerate(shown):
                      + [Panel("classes", c, short_methods[name]) for name, c in classes.items()])
     if explore is None:
         explore = (scene, truth, classes)
-plots.panels_figure(rows_maps)
+plots.panels_figure(rows_maps, panel_size=2.2)  # up to 8 panels a row, under 500 kB
 plt.show()
 
 # %% [markdown]
