@@ -42,6 +42,14 @@ BOOK_RC: Mapping[str, Any] = {
 
 # --------------------------------------------------------------------------- figures
 
+def _check_png_options(dpi: Any, max_colours: Any) -> None:
+    """Raise ConfigError unless ``dpi`` > 0 and ``max_colours`` is an integer in 2..256."""
+    if not (isinstance(dpi, (int, float)) and dpi > 0):
+        raise ConfigError(f"dpi must be a positive number, got {dpi!r}")
+    if not (isinstance(max_colours, int) and 2 <= max_colours <= 256):
+        raise ConfigError(f"max_colours must be an integer in 2..256, got {max_colours!r}")
+
+
 def png_bytes(fig: Any, *, dpi: float = 96, max_colours: int = 256) -> bytes:
     """A matplotlib Figure as PNG bytes, quantised to an adaptive palette when that is smaller.
 
@@ -60,10 +68,7 @@ def png_bytes(fig: Any, *, dpi: float = 96, max_colours: int = 256) -> bytes:
     """
     from PIL import Image
 
-    if not (isinstance(dpi, (int, float)) and dpi > 0):
-        raise ConfigError(f"dpi must be a positive number, got {dpi!r}")
-    if not (isinstance(max_colours, int) and 2 <= max_colours <= 256):
-        raise ConfigError(f"max_colours must be an integer in 2..256, got {max_colours!r}")
+    _check_png_options(dpi, max_colours)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     full = buf.getvalue()
@@ -116,10 +121,7 @@ def setup_notebook(*, dpi: float = 96, max_colours: int = 256) -> None:
     Raises:
         ConfigError: ``dpi`` not positive or ``max_colours`` outside 2..256.
     """
-    if not (isinstance(dpi, (int, float)) and dpi > 0):
-        raise ConfigError(f"dpi must be a positive number, got {dpi!r}")
-    if not (isinstance(max_colours, int) and 2 <= max_colours <= 256):
-        raise ConfigError(f"max_colours must be an integer in 2..256, got {max_colours!r}")
+    _check_png_options(dpi, max_colours)
     import matplotlib
     import warnings
 
