@@ -27,6 +27,7 @@ import json
 import math
 import os
 import random
+import gc
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -57,7 +58,7 @@ from .version import get_version
 __all__ = [
     "LEARNING_RATES", "TrainConfig", "TrainResult", "mfb_weights", "moving_average",
     "should_stop", "train", "load_checkpoint", "load_result", "clear_run", "classes_from_logits",
-    "predict_patches", "run_dir", "default_workers",
+    "predict_patches", "run_dir", "default_workers", "make_loader", "collect_before_fork",
 ]
 
 #: Adam learning rate per stage (Nambiar et al. 2022, stage table).
@@ -350,6 +351,46 @@ def predict_patches(
     return torch.cat(classes).numpy(), torch.cat(confidence).numpy()
 
 
+# --------------------------------------------------------------------------- loaders
+
+
+def _freeze_inherited(worker_id: int) -> None:
+    """``worker_init_fn``: a forked worker never collects what it inherited from the parent.
+
+    A worker is a fork of the training process, so it holds copies of the parent's objects,
+    among them garbage in reference cycles not yet collected. Were the worker's collector to
+    free an older loader's iterator, its finaliser would run in the wrong process and print
+    "AssertionError: can only test a child process". ``gc.freeze`` moves everything the
+    worker inherited out of the collector's reach; what the worker itself allocates is still
+    collected.
+    """
+    gc.freeze()
+
+
+def collect_before_fork(num_workers: int) -> None:
+    """Collect cyclic garbage in the parent before a loader with workers forks them.
+
+    The parent's finalisers then run in the parent, and the workers inherit no garbage
+    (together with :func:`make_loader`'s ``worker_init_fn``). No-op without workers.
+    """
+    if num_workers > 0:
+        gc.collect()
+
+
+def make_loader(dataset: torch.utils.data.Dataset, batch_size: int, num_workers: int,
+                device: torch.device, generator: torch.Generator | None = None) -> DataLoader:
+    """A batch loader: shuffled when given a ``generator``, workers started afresh per pass.
+
+    Workers are not persistent (see :func:`train`), pin memory only for CUDA, and each worker
+    freezes what it inherits (:func:`_freeze_inherited`). Call :func:`collect_before_fork`
+    before each pass.
+    """
+    return DataLoader(dataset, batch_size=batch_size, shuffle=generator is not None,
+                      drop_last=False, num_workers=num_workers, generator=generator,
+                      pin_memory=device.type == "cuda",
+                      worker_init_fn=_freeze_inherited if num_workers > 0 else None)
+
+
 # --------------------------------------------------------------------------- the loop
 
 
@@ -552,11 +593,8 @@ def train(
     # uninterrupted one.
     shuffle_gen, augment_gen = torch.Generator(), torch.Generator()
     workers = cfg.num_workers
-    train_loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, drop_last=False,
-                              num_workers=workers, generator=shuffle_gen,
-                              pin_memory=device.type == "cuda")
-    val_loader = DataLoader(val_set, batch_size=cfg.batch_size, num_workers=workers,
-                            pin_memory=device.type == "cuda")
+    train_loader = make_loader(train_set, cfg.batch_size, workers, device, generator=shuffle_gen)
+    val_loader = make_loader(val_set, cfg.batch_size, workers, device)
     epochs = tqdm(range(start_epoch, cfg.max_epochs), desc=f"stage {cfg.stage}", unit="epoch",
                   initial=start_epoch, total=cfg.max_epochs, disable=disable_bar(progress and not stopped))
     for epoch in epochs:
@@ -565,8 +603,10 @@ def train(
         t0 = time.perf_counter()
         shuffle_gen.manual_seed(cfg.seed * 100_003 + epoch)
         augment_gen.manual_seed(cfg.seed * 100_019 + epoch + 1)
+        collect_before_fork(workers)
         train_loss = _train_epoch(model, train_loader, loss_fn, optimizer, scaler, cfg, device,
                                   augment_gen, f"epoch {epoch + 1}", progress)
+        collect_before_fork(workers)
         val_loss, cm = _evaluate(model, val_loader, loss_fn, cfg, device)
         row = _epoch_row(epoch + 1, train_loss, val_loss, cm, time.perf_counter() - t0)
         history.append(row)

@@ -51,7 +51,7 @@ setup_notebook()
 # %%
 records = load_benchmarks(record_dir)
 overview = record_rows(records)
-show_table(overview, digits=2, formats=table_formats(overview))
+show_table(overview, digits=2, formats=table_formats(overview), max_columns=4)
 
 # %% [markdown]
 # ## Fmask on a full tile

@@ -539,3 +539,54 @@ def test_on_epoch_sees_every_epoch_checkpoint_and_changes_nothing(data, tmp_path
     b = torch.load(tmp_path / "b" / "last.pt", weights_only=True)
     assert all(torch.equal(v, b["model"][k]) for k, v in a["model"].items())
     assert hooked.best_epoch == plain.best_epoch
+
+
+LOADER_SCRIPT = '''
+import gc, sys
+import torch
+from torch.utils.data import DataLoader, Dataset
+from dfmask_lib.train import collect_before_fork, make_loader
+
+
+class Collecting(Dataset):  # a worker whose collector runs while it loads
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, i):
+        gc.collect()
+        return torch.zeros(1)
+
+
+gc.disable()  # the parent has not collected yet when the next loader forks
+old = iter(DataLoader(range(8), batch_size=1, num_workers=1))
+next(old)  # an iterator left unfinished, in a reference cycle
+cycle = [old]
+cycle.append(cycle)
+del old, cycle
+mode = sys.argv[1]
+if mode == "plain":
+    loader = DataLoader(Collecting(), batch_size=1, num_workers=1)
+else:
+    loader = make_loader(Collecting(), 1, 1, torch.device("cpu"))
+    if mode == "collect":
+        collect_before_fork(1)
+print(len(list(loader)))
+'''
+
+
+@pytest.mark.parametrize("mode, clean", [("plain", False), ("frozen", True), ("collect", True)])
+def test_loader_workers_never_finalise_the_parents_iterators(tmp_path: Path, mode: str,
+                                                              clean: bool) -> None:
+    # An older loader's iterator freed by a forked worker's collector printed torch's
+    # "AssertionError: can only test a child process" traceback into the book's stage page.
+    # The plain DataLoader shows the failure happens; make_loader (and collecting before the
+    # fork) must not.
+    import subprocess
+    import sys
+    script = tmp_path / "loaders.py"
+    script.write_text(LOADER_SCRIPT)
+    done = subprocess.run([sys.executable, str(script), mode], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2"
+    assert ("can only test a child process" not in done.stderr) is clean, done.stderr
