@@ -43,6 +43,7 @@ from .atomic import atomic_path
 from .classes import CLASS_CODES, FMASK, PROJECT
 from .config import config_from_dict, config_to_json
 from .errors import BandError, ConfigError, DataFileError, LabelError, MissingDataError
+from .progress import disable_bar
 from .scene import S2_BANDS, Scene, ndsi
 from .windows import labelled_windows, scene_windows, window_starts  # re-exported
 from .version import get_version
@@ -217,6 +218,7 @@ def write_patches(
     config: PatchConfig,
     inputs: Sequence[Any] = (),
     total: int | None = None,
+    progress: bool = True,
 ) -> int:
     """Write patches of scenes to an HDF5 file atomically, one scene in memory at a time.
 
@@ -227,6 +229,7 @@ def write_patches(
         config: the :class:`PatchConfig` (stored as attribute).
         inputs: JSON-able description of the inputs (for up-to-date checks), stored as attribute.
         total: number of scenes, for the progress bar.
+        progress: a bar over scenes (on a terminal, unless ``dfmask -q``).
 
     Returns:
         Number of patches written.
@@ -242,7 +245,8 @@ def write_patches(
         src = f.create_dataset("source", (0,), str_dt, maxshape=(None,), chunks=True)
         win = f.create_dataset("window", (0, 4), np.int32, maxshape=(None, 4), chunks=True)
         n = 0
-        for name, image, label in tqdm(scenes, total=total, desc="patches", unit="scene"):
+        for name, image, label in tqdm(scenes, total=total, desc="patches", unit="scene",
+                                         disable=disable_bar(progress)):
             if image.shape[0] != n_ch:
                 raise BandError(
                     f"{name}: image has {image.shape[0]} channels, input set "

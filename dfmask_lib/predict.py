@@ -679,7 +679,7 @@ def predict_product(
 
     dev = resolve_device(cfg.device)
     model, train_cfg, ckpt, input_set = _load_model(checkpoint, dev)
-    from .reader import product_grid
+    from .reader import no_observed_pixel, product_grid
 
     grid = product_grid(product, 20)
     truth, label_path = _read_truth(product, grid)  # refuse labels off the grid before the work
@@ -703,6 +703,8 @@ def predict_product(
             classes[r0:r1] = classes_from_probabilities(p, v)[0]
             if prob is not None:
                 prob.write(r0, p, v)
+        if not classes.any():  # inside the writers' context: the probabilities are dropped too
+            raise no_observed_pixel(product)
     meta = rows.metadata
     if meta is not None:
         tags.update(SENSING_TIME=meta.sensing_time, TILE_ID=meta.tile_id)

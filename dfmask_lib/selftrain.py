@@ -55,7 +55,6 @@ from typing import Any, Mapping
 
 import h5py
 import numpy as np
-import torch
 
 from . import version
 from .atomic import atomic_path
@@ -65,7 +64,8 @@ from .errors import ConfigError, DataFileError, MissingDataError
 from .patches import INPUT_SETS, check_patch_file, fingerprint, read_patch_config
 from .paths import PROJECT_ROOT
 from .pseudolabels import PSEUDO_LABEL_THRESHOLD, PseudoLabels, read_pseudo_labels, relabel
-from .train import TrainConfig, TrainResult, clear_run, default_workers, load_result, train
+from .train import (TrainConfig, TrainResult, clear_run, default_workers, load_result,
+                    read_checkpoint, train)
 from .unet import STAGES
 
 __all__ = [
@@ -333,9 +333,9 @@ def _discard_outdated_run(out: Path, cfg: TrainConfig) -> None:
         clear_run(out)  # a best.pt without its run is left from something else
         return
     try:
-        ckpt = torch.load(last, map_location="cpu", weights_only=True, mmap=True)
+        ckpt = read_checkpoint(last, mmap=True)
         made_by, epochs = ckpt.get("version"), int(ckpt["epoch"])
-    except (KeyError, RuntimeError, EOFError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, DataFileError) as exc:
         why = f"its last.pt is unreadable ({exc})"
     else:
         now = version.get_version()

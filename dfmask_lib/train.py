@@ -21,15 +21,17 @@ config), ``log.csv`` and ``log.json`` (one row per epoch). Every file is written
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import io
 import json
 import math
 import os
+import pickle
 import random
-import gc
 import time
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -59,6 +61,7 @@ __all__ = [
     "LEARNING_RATES", "TrainConfig", "TrainResult", "mfb_weights", "moving_average",
     "should_stop", "train", "load_checkpoint", "load_result", "clear_run", "classes_from_logits",
     "predict_patches", "run_dir", "default_workers", "make_loader", "collect_before_fork",
+    "read_checkpoint",
 ]
 
 #: Adam learning rate per stage (Nambiar et al. 2022, stage table).
@@ -261,6 +264,28 @@ def _save(path: Path, obj: Any) -> None:
         torch.save(obj, tmp)
 
 
+def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
+                    mmap: bool = False) -> dict[str, Any]:
+    """``torch.load`` of a dfmask checkpoint (weights only: no code is ever unpickled).
+
+    Raises:
+        DataFileError: the file is not a torch checkpoint of plain tensors and values
+            (truncated, another format, a pickle of objects).
+    """
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError,
+            AttributeError, zipfile.BadZipFile) as exc:
+        why = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise DataFileError(f"{path} is not a dfmask checkpoint ({why}); give a best.pt or "
+                            "last.pt written by dfmask train") from None
+    if not isinstance(ckpt, dict):
+        raise DataFileError(f"{path} is not a dfmask checkpoint (it holds a "
+                            f"{type(ckpt).__name__}, not a dict); give a best.pt written by "
+                            "dfmask train")
+    return ckpt
+
+
 def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[UNet, TrainConfig, dict]:
     """Rebuild a checkpoint's model from its stored config.
 
@@ -275,7 +300,7 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[UNet,
     if not path.is_file():
         raise MissingDataError(f"no checkpoint at {path}; train with `dfmask train` first")
     try:
-        ckpt = torch.load(path, map_location=device, weights_only=True)
+        ckpt = read_checkpoint(path, device)
         config = config_from_dict(TrainConfig, ckpt["config"])
     except (KeyError, RuntimeError, EOFError, ConfigError, TypeError) as exc:
         raise DataFileError(f"{path} is not a dfmask checkpoint ({exc}); retrain") from None
@@ -568,15 +593,14 @@ def train(
     start_epoch, history, stopped = 0, [], False
     if resume and last.exists() and restart_on_change:
         try:
-            _check_resumable(torch.load(last, map_location="cpu", weights_only=True), cfg,
-                             data_info, out_dir)
+            _check_resumable(read_checkpoint(last), cfg, data_info, out_dir)
         except ConfigError as exc:
             warnings.warn(f"starting {out_dir} afresh: {exc}", stacklevel=2)
             clear_run(out_dir)
     if resume and last.exists():
         # On the CPU: RNG states must stay CPU byte tensors (torch.set_rng_state refuses CUDA
         # ones); load_state_dict moves weights and optimizer state to the model's device.
-        ckpt = torch.load(last, map_location="cpu", weights_only=True)
+        ckpt = read_checkpoint(last)
         _check_resumable(ckpt, cfg, data_info, out_dir)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -653,7 +677,7 @@ def load_result(out_dir: str | os.PathLike) -> TrainResult:
     if not last.is_file():
         raise MissingDataError(f"no run in {out_dir} (no last.pt); train it first")
     try:
-        ckpt = torch.load(last, map_location="cpu", weights_only=True, mmap=True)
+        ckpt = read_checkpoint(last, mmap=True)
         history, stopped, data = list(ckpt["history"]), bool(ckpt["stopped_early"]), ckpt["data"]
     except (KeyError, RuntimeError, EOFError, TypeError) as exc:
         raise DataFileError(f"{last} is not a dfmask checkpoint ({exc}); retrain") from None

@@ -56,7 +56,7 @@ def fmask_product_result(product: str | os.PathLike, out: str | os.PathLike | No
     ``sun_zenith``, ``sun_azimuth``: what the CLI's product options give) and are recorded in
     the output's ``PRODUCT_OPTIONS`` tag.
     """
-    from ..reader import read_product
+    from ..reader import read_product, require_observed
     from ..writer import write_classmap
 
     options = dict(reader_options or {})
@@ -73,7 +73,7 @@ def fmask_product_result(product: str | os.PathLike, out: str | os.PathLike | No
         raise ConfigError(f"output {target} must be a .tif GeoTIFF")
     if target.exists() and not overwrite:
         raise ConfigError(f"{target} exists; pass overwrite=True (--overwrite) to replace it")
-    scene = read_product(product, progress=progress, **options)
+    scene = require_observed(read_product(product, progress=progress, **options), product)
     result = run_fmask(scene, config, progress=None if progress else False)
     tags = {"SOURCE": Path(product).name, "SENSING_TIME": scene.metadata.sensing_time,
             "TILE_ID": scene.metadata.tile_id,

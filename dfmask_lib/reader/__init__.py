@@ -24,7 +24,7 @@ from typing import Sequence
 
 from rasterio.windows import Window
 
-from ..errors import BandError, ConfigError, MissingDataError
+from ..errors import BandError, ConfigError, MissingDataError, ProductError
 from ..scene import S2_BANDS, Scene
 from .geotiff import find_band_files, read_band_folder, read_geotiff_stack
 from .labels import decode_scl, find_label_file, read_labels, read_scl
@@ -36,7 +36,8 @@ __all__ = [
     "read_product", "read_safe", "read_band_folder", "read_geotiff_stack", "read_labels",
     "read_scl", "decode_scl", "find_label_file", "locate_safe", "parse_product_xml",
     "parse_tile_xml", "safe_grid", "Grid", "Window", "PRODUCT_OPTIONS", "product_kind",
-    "product_grid", "product_stem", "output_path",
+    "product_grid", "product_stem", "output_path", "require_observed",
+    "no_observed_pixel",
 ]
 
 #: The keyword arguments of :func:`read_product` that declare what a product without
@@ -134,8 +135,8 @@ def product_kind(path: str | os.PathLike) -> str:
                 or not find_band_files(path):
             return "safe"
         return "folder"
-    if path.suffix.lower() == ".xml" or zipfile.is_zipfile(path):
-        return "safe"
+    if path.suffix.lower() in (".xml", ".zip") or zipfile.is_zipfile(path):
+        return "safe"  # a damaged .zip is still meant as a SAFE: read_safe says what is wrong
     return "stack"
 
 
@@ -166,7 +167,11 @@ def product_grid(path: str | os.PathLike, resolution: float = 20) -> Grid:
         if kind == "folder":
             files = find_band_files(path)
             return grid_of(list(open_bands(stack, files, (), str(path)).values()), resolution)
-        ds = stack.enter_context(rasterio.open(path))
+        try:
+            ds = stack.enter_context(rasterio.open(path))
+        except rasterio.errors.RasterioError as exc:
+            raise ProductError(f"{path} is not a readable GeoTIFF ({exc}); give a .SAFE "
+                               "folder, its .zip, a folder of band files or a GeoTIFF") from None
         return snap_grid(tuple(ds.bounds), resolution, ds.crs,
                          anchor=(ds.transform.c, ds.transform.f))
 
@@ -219,3 +224,25 @@ def _native_only_for_stacks(resolution: float | None) -> None:
     if resolution is None:
         raise ConfigError("resolution=None (the file's own grid; CLI: --resolution native) "
                           "applies to GeoTIFF stacks only; give a resolution in metres, e.g. 20")
+
+
+def require_observed(scene: Scene, source: str | os.PathLike) -> Scene:
+    """Return ``scene``; refuse a whole product without one observed pixel.
+
+    A product in which every pixel is no data in some band is an incomplete download or a
+    granule outside the swath: masking it would only write fill. (A *window* of a product may
+    well be all no data; call this on whole products only.)
+
+    Raises:
+        ProductError: ``scene.valid`` has no True pixel.
+    """
+    if not scene.valid.any():
+        raise no_observed_pixel(source)
+    return scene
+
+
+def no_observed_pixel(source: str | os.PathLike) -> ProductError:
+    """The error for a whole product without one observed pixel (:func:`require_observed`)."""
+    return ProductError(f"{source} has no observed pixel: every pixel is no data (DN 0) in at "
+                        "least one band; the download is incomplete or the granule lies outside "
+                        "the swath")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Mapping
 
 import numpy as np
@@ -19,6 +20,7 @@ from ..scene import S2_BANDS
 from .angles import mean_angle_grid
 
 __all__ = ["ProductXml", "TileXml", "parse_product_xml", "parse_tile_xml", "band_name",
+           "check_same_product", "OFFSET_BASELINE",
            "L1C_PRODUCT_TYPE"]
 
 #: The only product type dfmask accepts.
@@ -122,6 +124,48 @@ def _int(text: str, name: str, what: str) -> int:
         raise ProductError(f"{what}: <{name}> is {text!r}, not a whole number") from None
 
 
+#: The first processing baseline whose DN carry RADIO_ADD_OFFSET (-1000): ESA's baseline
+#: 04.00 of 25 January 2022 ("Sentinel-2: new processing baseline 04.00", ESA 2021).
+OFFSET_BASELINE = (4, 0)
+
+
+def _baseline_number(text: str) -> tuple[int, int]:
+    """``"04.00"`` -> (4, 0); anything unreadable counts as the oldest baseline, (0, 0)."""
+    m = re.fullmatch(r"\s*N?(\d{1,2})\.?(\d{2})\s*", text or "")
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+def check_same_product(product: ProductXml, tile: TileXml, where: str) -> None:
+    """Refuse a SAFE whose MTD_MSIL1C.xml and MTD_TL.xml describe different products.
+
+    Compares the tile in the product's name (``PRODUCT_URI``) with the tile's ``TILE_ID``,
+    and the sensing times (at most 2 hours apart: the datatake starts before the tile is
+    sensed). Checks only what both files state.
+
+    Raises:
+        ProductError: the two files disagree (metadata copied from another product).
+    """
+    m = re.search(r"_T(\d{2}[A-Z]{3})(?:_|\.|$)", product.product_uri)
+    if m and tile.tile_id and m.group(1) != tile.tile_id:
+        raise ProductError(f"{where}: MTD_MSIL1C.xml is of another product ({product.product_uri},"
+                           f" tile {m.group(1)}) than MTD_TL.xml (tile {tile.tile_id}); the "
+                           "product is damaged, download it again")
+    times = [_when(t) for t in (product.sensing_time, tile.sensing_time)]
+    if None not in times and abs((times[0] - times[1]).total_seconds()) > 7200:
+        raise ProductError(f"{where}: MTD_MSIL1C.xml is of another product (sensed "
+                           f"{product.sensing_time}) than MTD_TL.xml (sensed {tile.sensing_time});"
+                           " the product is damaged, download it again")
+
+
+def _when(text: str) -> datetime | None:
+    """An ISO 8601 time (``Z`` allowed) as an aware datetime, or None."""
+    try:
+        t = datetime.fromisoformat((text or "").strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
 def parse_product_xml(data: bytes, what: str = "MTD_MSIL1C.xml") -> ProductXml:
     """Parse the product metadata. Refuses Level-2A and anything that is not S2MSI1C.
 
@@ -159,6 +203,11 @@ def parse_product_xml(data: bytes, what: str = "MTD_MSIL1C.xml") -> ProductXml:
         missing = [b for b in S2_BANDS if b not in given]
         raise ProductError(f"{what} has RADIO_ADD_OFFSET for {len(given)} bands but not for "
                            f"{missing}; the metadata is damaged, download the product again")
+    baseline = _text(root, "PROCESSING_BASELINE", what)
+    if not given and _baseline_number(baseline) >= OFFSET_BASELINE:
+        raise ProductError(f"{what} says processing baseline {baseline} but has no "
+                           "RADIO_ADD_OFFSET (every product from 04.00 on declares -1000 per "
+                           "band); the metadata is damaged, download the product again")
     quantification = _float(_text(root, "QUANTIFICATION_VALUE", what), "QUANTIFICATION_VALUE",
                             what)
     if not (np.isfinite(quantification) and quantification > 0):
@@ -166,7 +215,7 @@ def parse_product_xml(data: bytes, what: str = "MTD_MSIL1C.xml") -> ProductXml:
                            "number (10000 for L1C); the metadata is damaged")
     return ProductXml(
         product_type=product_type,
-        processing_baseline=_text(root, "PROCESSING_BASELINE", what),
+        processing_baseline=baseline,
         quantification_value=quantification,
         radio_add_offset=offsets,
         spacecraft=_text(root, "SPACECRAFT_NAME", what, default=""),

@@ -26,7 +26,8 @@ from rasterio.windows import Window
 from ..errors import BandError, MissingDataError, ProductError
 from ..scene import S2_BANDS, ProductMetadata, Scene
 from .angles import interpolate_view_angles
-from .metadata import _L2A_MESSAGE, TileXml, parse_product_xml, parse_tile_xml
+from .metadata import (_L2A_MESSAGE, TileXml, check_same_product, parse_product_xml,
+                       parse_tile_xml)
 from .resample import Grid, snap_grid
 from .stack import BandSource, read_reflectance_stack
 
@@ -208,8 +209,9 @@ def safe_grid(path: str | os.PathLike, *, resolution: float = 20) -> Grid:
     ``for r0 in range(0, grid.shape[0], 1024): read_safe(p, window=Window(0, r0, W, h))``.
     """
     layout = locate_safe(path)
-    parse_product_xml(layout.product_xml)  # refuses L2A and broken metadata early
+    product = parse_product_xml(layout.product_xml)  # refuses L2A and broken metadata early
     tile = parse_tile_xml(layout.tile_xml)
+    check_same_product(product, tile, str(layout.root))
     with rasterio.Env(**GDAL_ENV), ExitStack() as stack:
         datasets = open_bands(stack, layout.band_files, (), str(layout.root))
         if not datasets:
@@ -247,6 +249,7 @@ def read_safe(path: str | os.PathLike, *, window: Window | None = None,
     layout = locate_safe(path)
     product = parse_product_xml(layout.product_xml)
     tile = parse_tile_xml(layout.tile_xml)
+    check_same_product(product, tile, str(layout.root))
     ulx, uly = _tile_origin(tile, resolution)
     with rasterio.Env(**GDAL_ENV), ExitStack() as stack:
         datasets = open_bands(stack, layout.band_files, bands, str(layout.root))

@@ -27,9 +27,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import rasterio
+from rasterio.errors import RasterioError
 from tqdm.auto import tqdm
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ProductError
 from ..progress import disable_bar
 from .resample import Decoder, Grid, read_band_on_grid
 
@@ -127,13 +128,19 @@ def read_reflectance_stack(sources: Sequence[BandSource], grid: Grid,
                disable=disable_bar(progress and len(sources) >= 2),
                leave=False)
     for i, src in enumerate(bar):
-        if floats and is_float(src.dtype):
-            band = read_band_on_grid(src.dataset, grid, src.index,
-                                     decode=float_decoder(src.nodata_value, src.dataset.name))
-        else:
-            nd = src.nodata_value
-            band = read_band_on_grid(src.dataset, grid, src.index,
-                                     int(nd) if nd is not None and float(nd).is_integer() else None)
+        try:
+            if floats and is_float(src.dtype):
+                band = read_band_on_grid(src.dataset, grid, src.index,
+                                         decode=float_decoder(src.nodata_value, src.dataset.name))
+            else:
+                nd = src.nodata_value
+                band = read_band_on_grid(src.dataset, grid, src.index,
+                                         int(nd) if nd is not None and float(nd).is_integer()
+                                         else None)
+        except RasterioError as exc:
+            raise ProductError(f"cannot decode band {src.name} ({src.dataset.name}): the file is "
+                               f"damaged or incomplete ({exc}); download the product "
+                               "again") from None
         log.debug("%s: band %d of %s (%s) on the %s m grid", src.name, src.index,
                   src.dataset.name, src.dtype, f"{grid.res:g}")
         refl[i] = (band.dn + np.float32(offsets.get(src.name, 0.0))) / q
