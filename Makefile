@@ -25,14 +25,14 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	mkdir -p .cache
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -e ".[book,test]"
+	$(BIN)/pip install -q -e ".[book,test,scale]"
 	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
 	touch $(STAMP)
 
 # The optional learned peers (the `peers` extra), for the book only: the book skips a peer
 # that is missing, so a failed install is reported, not fatal (and retried next time).
 $(PEERS_STAMP): $(STAMP)
-	$(BIN)/pip install -q -e ".[book,test,peers]" && touch $(PEERS_STAMP) || \
+	$(BIN)/pip install -q -e ".[book,test,scale,peers]" && touch $(PEERS_STAMP) || \
 		echo "note: the optional peers did not install; the book will skip them"
 
 test: setup
@@ -51,7 +51,7 @@ book-smoke: setup
 # Open the built book in headless Chromium (a system chromium or chromium-headless-shell) at
 # desktop and phone width: screenshots in book/_build/screenshots, problems listed, exit 1 if any.
 book-check: setup
-	$(BIN)/pip install -q -e ".[book,test,browser]"
+	$(BIN)/pip install -q -e ".[book,test,scale,browser]"
 	$(BIN)/python -m dfmask_lib.bookcheck book/_build/html --executed book/executed \
 		--browser book/_build/screenshots
 

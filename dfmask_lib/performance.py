@@ -59,7 +59,7 @@ __all__ = [
     "GOAL_TILE_PX", "TRAIN_GOAL_VARIANT", "TRAIN_MIN_SPEEDUP",
     "Missing", "machine_info", "write_benchmark_record", "record_path", "load_benchmark",
     "load_benchmarks", "is_missing", "record_rows", "describe_record", "table_formats",
-    "fmask_tile_table", "fmask_tile_goals",
+    "fmask_tile_table", "fmask_tile_goals", "fmask_tile_variants",
     "train_step_table", "train_step_speedups", "train_step_goals",
     "predict_tile_table", "predict_tile_bf16", "predict_tile_goals",
     "compare_tile_table", "compare_tile_goals",
@@ -102,7 +102,8 @@ COLUMN_FORMATS: dict[str, str] = {
     "patches/s": ".2f", "x fp32": ".2f", "infer Mpx/s": ".2f", "infer x fp32": ".2f",
     "M params": ".2f", "x s2cloudless": ".2f", "x ukis-csmask": ".2f", "changed %": ".3f",
     "fp32 Mpx/s": ".2f", "bf16 Mpx/s": ".2f", "bf16 / fp32": ".2f",
-    "value": "g", "limit": "g", "run s": ".0f", "load": ".1f",
+    "value": "g", "limit": "g", "run s": ".0f", "load": ".1f", "side px": "d",
+    "sun zenith": ".1f", "read s": ".1f", "Fmask s": ".1f", "bytes/px": ".0f",
 }
 
 
@@ -344,17 +345,42 @@ def fmask_tile_table(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def fmask_tile_variants(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per run of the record (the main one first): ``scene``, ``side px``, ``sun
+    zenith``, ``layers`` (kept by ``run_fmask`` / dropped as the CLI does), ``read s``,
+    ``Fmask s``, ``peak GB`` and ``bytes/px`` (peak RSS per pixel of the tile: memory against
+    tile size). Records from before the variants give the main row only."""
+    res = _results(record, "fmask_tile")
+    runs = [{"scene": "temperate", "sun_zenith": 55.0, "keep_layers": True, **res},
+            *res.get("variants", [])]
+    return [{"scene": r["scene"], "side px": int(r["shape"][0]),
+             "sun zenith": _r(r["sun_zenith"], 1),
+             "layers": "kept" if r["keep_layers"] else "dropped (CLI)",
+             "read s": _r(r["read_s"], 1), "Fmask s": _r(r["fmask_s"], 1),
+             "peak GB": _r(r["peak_rss_gb"], 2),
+             "bytes/px": _r(r["peak_rss_gb"] * 1e9 / (r["shape"][0] * r["shape"][1]), 0)}
+            for r in runs]
+
+
 def fmask_tile_goals(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Goal rows (``goal``, ``value``, ``limit``, ``status`` met/missed, ``note``): Fmask wall
-    time <= :data:`FMASK_MAX_S` and peak RSS <= :data:`FMASK_MAX_GB`."""
+    time <= :data:`FMASK_MAX_S` and peak RSS <= :data:`FMASK_MAX_GB`, on the main tile and on
+    the polar one (snow, the sun 75 deg from zenith) when the record has it."""
     res = _results(record, "fmask_tile")
     note = "" if res["size"] == GOAL_TILE_PX else f"goal set for {GOAL_TILE_PX} px"
-    return [
+    rows = [
         _goal("Fmask wall s <=", _r(res["fmask_s"], 1), FMASK_MAX_S,
               res["fmask_s"] <= FMASK_MAX_S, note),
         _goal("peak RSS GB <=", _r(res["peak_rss_gb"], 2), FMASK_MAX_GB,
               res["peak_rss_gb"] <= FMASK_MAX_GB, note),
     ]
+    for v in res.get("variants", []):
+        if v["scene"] == "polar":
+            rows += [_goal("polar tile: Fmask wall s <=", _r(v["fmask_s"], 1), FMASK_MAX_S,
+                           v["fmask_s"] <= FMASK_MAX_S, f"sun zenith {v['sun_zenith']:g} deg"),
+                     _goal("polar tile: peak RSS GB <=", _r(v["peak_rss_gb"], 2), FMASK_MAX_GB,
+                           v["peak_rss_gb"] <= FMASK_MAX_GB, "layers dropped (CLI)")]
+    return rows
 
 
 # train_step -----------------------------------------------------------------

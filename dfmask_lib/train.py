@@ -48,6 +48,8 @@ from .augment import augment_batch, photometric
 from .classes import CLASS_CODES, CLASS_NAMES, SCORED_CLASSES
 from .config import config_from_dict, config_to_dict, save_config
 from .device import autocast, needs_grad_scaler, resolve_device
+from .distributed import (Distributed, ShardedBatchSampler, all_sum, global_batchnorm,
+                          global_weighted_loss)
 from .errors import BandError, ConfigError, DataFileError, MissingDataError
 from .metrics import confusion_matrix, scores
 from .patches import INPUT_SETS, fingerprint
@@ -110,6 +112,7 @@ class TrainConfig:
         deterministic: deterministic algorithms (bit-identical reruns and resumes on CPU; on
             CUDA they cost speed and a few ops only warn).
         start_filters, depth: override the stage's network size (tiny nets for tests).
+        dropout: Dropout2d probability of the U-Net blocks (0.25 as in the authors' code).
     """
 
     stage: int = 0
@@ -131,6 +134,7 @@ class TrainConfig:
     deterministic: bool = True
     start_filters: int | None = None
     depth: int | None = None
+    dropout: float = 0.25
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -156,7 +160,7 @@ class TrainConfig:
         """The :class:`UNetConfig` of this run (the stage's size unless overridden)."""
         filters, depth = STAGES[self.stage]
         return UNetConfig(in_channels=self.in_channels, start_filters=self.start_filters or filters,
-                          depth=self.depth or depth)
+                          depth=self.depth or depth, dropout=self.dropout)
 
 
 @dataclass(frozen=True)
@@ -403,30 +407,48 @@ def collect_before_fork(num_workers: int) -> None:
 
 
 def make_loader(dataset: torch.utils.data.Dataset, batch_size: int, num_workers: int,
-                device: torch.device, generator: torch.Generator | None = None) -> DataLoader:
+                device: torch.device, generator: torch.Generator | None = None,
+                batch_sampler: torch.utils.data.Sampler | None = None) -> DataLoader:
     """A batch loader: shuffled when given a ``generator``, workers started afresh per pass.
+
+    With a ``batch_sampler`` (torchrun: :class:`~dfmask_lib.distributed.ShardedBatchSampler`)
+    the batches are its own and ``generator`` seeds only the workers.
 
     Workers are not persistent (see :func:`train`), pin memory only for CUDA, and each worker
     freezes what it inherits (:func:`_freeze_inherited`). Call :func:`collect_before_fork`
     before each pass.
     """
+    init = _freeze_inherited if num_workers > 0 else None
+    if batch_sampler is not None:
+        return DataLoader(dataset, batch_sampler=batch_sampler, num_workers=num_workers,
+                          generator=generator, pin_memory=device.type == "cuda",
+                          worker_init_fn=init)
     return DataLoader(dataset, batch_size=batch_size, shuffle=generator is not None,
                       drop_last=False, num_workers=num_workers, generator=generator,
-                      pin_memory=device.type == "cuda",
-                      worker_init_fn=_freeze_inherited if num_workers > 0 else None)
+                      pin_memory=device.type == "cuda", worker_init_fn=init)
 
 
 # --------------------------------------------------------------------------- the loop
 
 
-def _train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module,
+def _train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.CrossEntropyLoss,
                  optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, cfg: TrainConfig,
                  device: torch.device, augment_gen: torch.Generator, desc: str,
-                 progress: bool) -> float:
-    """One pass over the training loader; returns the mean batch loss."""
+                 progress: bool, ddp: Distributed = Distributed()) -> float:
+    """One pass over the training loader; returns the mean batch loss.
+
+    Under torchrun (``ddp.enabled``) the batches are this rank's shares of the global batches
+    and the loss is the global batch's (:func:`dfmask_lib.distributed.global_weighted_loss`).
+    """
     model.train()
     loss_sum, n_batches = 0.0, 0
-    for batch in tqdm(loader, desc=desc, unit="batch", leave=False, disable=disable_bar(progress)):
+    # A bar of its own, not tqdm(loader): tqdm.auto's asyncio class calls iter() on what it
+    # wraps, and a second, never-used DataLoader iterator started its own workers each epoch
+    # (time, a shifted shuffle, and "can only test a child process" when it was collected).
+    bar = tqdm(total=len(loader), desc=desc, unit="batch", leave=False,
+               disable=disable_bar(progress))
+    for batch in loader:
+        bar.update()
         x, y = _to_device(batch, device, cfg.channels_last)
         if cfg.augment:
             x, y = augment_batch(x, y, augment_gen)
@@ -434,16 +456,24 @@ def _train_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module,
                 x = photometric(x, augment_gen, _CHANNELS_BY_COUNT[cfg.in_channels])
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-        if not (y > 0).any():
+        labelled = bool((y > 0).any())
+        if ddp.enabled:  # every rank skips, or none does: they meet in the gradient all-reduce
+            labelled = bool(all_sum(torch.tensor([float(labelled)], device=device))[0] > 0)
+        if not labelled:
             continue  # nothing labelled left (cut-out): the weighted mean would be 0/0
         with autocast(device, cfg.amp):
-            loss = loss_fn(model(x).float(), y)
+            if ddp.enabled:
+                loss, value = global_weighted_loss(model(x).float(), y, loss_fn.weight,
+                                                   ddp.world_size)
+            else:
+                loss = loss_fn(model(x).float(), y)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
-        loss_sum += float(loss.detach())
+        loss_sum += value if ddp.enabled else float(loss.detach())
         n_batches += 1
+    bar.close()
     return loss_sum / max(n_batches, 1)
 
 
@@ -556,6 +586,20 @@ def train(
     if last.exists() and not resume:
         raise ConfigError(f"{out_dir} already holds a run; pass resume=True (--resume) or a new out dir")
     device = resolve_device(cfg.device)
+    ddp = Distributed.from_env(device)  # a torchrun job: one rank of it (see distributed.py)
+    try:
+        return _train(cfg, train_h5, val_h5, out_dir, resume, restart_on_change, labels,
+                      progress and ddp.is_writer, on_epoch, ddp.device(device), ddp)
+    finally:
+        ddp.close()
+
+
+def _train(cfg: TrainConfig, train_h5: str | os.PathLike, val_h5: str | os.PathLike,
+           out_dir: Path, resume: bool, restart_on_change: bool, labels: np.ndarray | None,
+           progress: bool, on_epoch: Callable[[int, Path], None] | None, device: torch.device,
+           ddp: Distributed) -> TrainResult:
+    """The body of :func:`train` for one process (rank ``ddp.rank`` of a torchrun job)."""
+    last = out_dir / "last.pt"
     if cfg.deterministic:
         # Process-wide setting (torch has no scoped form); ops without a deterministic
         # implementation only warn.
@@ -578,10 +622,12 @@ def train(
     if not val_set.class_histogram()[list(SCORED_CLASSES)].any():
         raise DataFileError(f"{val_h5} holds no labelled pixel (classes 1-5); check its labels")
 
-    model = UNet(cfg.model_config()).to(device)
+    net = UNet(cfg.model_config()).to(device)
+    if ddp.enabled:
+        global_batchnorm(net)  # BatchNorm statistics of the global batch
     if cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        net = net.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=needs_grad_scaler(device, cfg.amp))
     loss_fn = nn.CrossEntropyLoss(weight=torch.from_numpy(class_weights).to(device), ignore_index=0)
 
@@ -596,18 +642,26 @@ def train(
             _check_resumable(read_checkpoint(last), cfg, data_info, out_dir)
         except ConfigError as exc:
             warnings.warn(f"starting {out_dir} afresh: {exc}", stacklevel=2)
-            clear_run(out_dir)
+            ddp.barrier()  # every rank has read the old run before the writer removes it
+            if ddp.is_writer:
+                clear_run(out_dir)
+            ddp.barrier()
     if resume and last.exists():
         # On the CPU: RNG states must stay CPU byte tensors (torch.set_rng_state refuses CUDA
         # ones); load_state_dict moves weights and optimizer state to the model's device.
         ckpt = read_checkpoint(last)
         _check_resumable(ckpt, cfg, data_info, out_dir)
-        model.load_state_dict(ckpt["model"])
+        net.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scaler.load_state_dict(ckpt["scaler"])
         _set_rng_state(ckpt["rng"])
         start_epoch, history, stopped = ckpt["epoch"], list(ckpt["history"]), ckpt["stopped_early"]
-    save_config(cfg, out_dir / "config.json")
+    if ddp.is_writer:
+        save_config(cfg, out_dir / "config.json")
+    model: nn.Module = net
+    if ddp.enabled:  # after any resume: every rank starts from the same weights
+        model = nn.parallel.DistributedDataParallel(
+            net, device_ids=[device.index] if device.type == "cuda" else None)
 
     # Shuffling and augmentation draw from generators reseeded per epoch: the order of an
     # epoch never depends on how the run got there (resume-safe); dropout uses the global RNG,
@@ -617,7 +671,14 @@ def train(
     # uninterrupted one.
     shuffle_gen, augment_gen = torch.Generator(), torch.Generator()
     workers = cfg.num_workers
-    train_loader = make_loader(train_set, cfg.batch_size, workers, device, generator=shuffle_gen)
+    if ddp.enabled:  # this rank's shares of the global batches one process would draw
+        sampler = ShardedBatchSampler(len(train_set), cfg.batch_size, ddp.rank, ddp.world_size,
+                                      shuffle_gen)
+        train_loader = make_loader(train_set, cfg.batch_size, workers, device,
+                                   generator=torch.Generator(), batch_sampler=sampler)
+    else:
+        train_loader = make_loader(train_set, cfg.batch_size, workers, device,
+                                   generator=shuffle_gen)
     val_loader = make_loader(val_set, cfg.batch_size, workers, device)
     epochs = tqdm(range(start_epoch, cfg.max_epochs), desc=f"stage {cfg.stage}", unit="epoch",
                   initial=start_epoch, total=cfg.max_epochs, disable=disable_bar(progress and not stopped))
@@ -626,17 +687,23 @@ def train(
             break
         t0 = time.perf_counter()
         shuffle_gen.manual_seed(cfg.seed * 100_003 + epoch)
-        augment_gen.manual_seed(cfg.seed * 100_019 + epoch + 1)
+        augment_gen.manual_seed(cfg.seed * 100_019 + epoch + 1 + 7919 * ddp.rank)
+        if ddp.enabled:
+            train_loader.generator.manual_seed(cfg.seed * 100_043 + epoch + 7919 * ddp.rank)
         collect_before_fork(workers)
         train_loss = _train_epoch(model, train_loader, loss_fn, optimizer, scaler, cfg, device,
-                                  augment_gen, f"epoch {epoch + 1}", progress)
+                                  augment_gen, f"epoch {epoch + 1}", progress, ddp)
         collect_before_fork(workers)
-        val_loss, cm = _evaluate(model, val_loader, loss_fn, cfg, device)
+        val_loss, cm = _evaluate(net, val_loader, loss_fn, cfg, device)  # every rank: all of it
         row = _epoch_row(epoch + 1, train_loss, val_loss, cm, time.perf_counter() - t0)
         history.append(row)
         mious = [h["val_miou"] for h in history]
         stopped = should_stop(mious, cfg.ma_window, cfg.patience)
-        ckpt = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        if not ddp.is_writer:  # one checkpoint writer: rank 0
+            if stopped:
+                break
+            continue
+        ckpt = {"model": net.state_dict(), "optimizer": optimizer.state_dict(),
                 "scaler": scaler.state_dict(), "rng": _rng_state(), "epoch": epoch + 1,
                 "history": history, "config": config_to_dict(cfg), "stopped_early": stopped,
                 "data": data_info, "version": get_version()}
@@ -651,6 +718,7 @@ def train(
         if stopped:
             break
     epochs.close()
+    ddp.barrier()  # the writer's last checkpoint is complete before any rank returns
     if not history:
         raise ConfigError(f"no epoch was run (max_epochs {cfg.max_epochs}, resumed at {start_epoch})")
     return _result(out_dir, history, stopped, data_info)

@@ -35,7 +35,8 @@ import numpy as np
 from dfmask_lib.display import setup_notebook, show_table
 from dfmask_lib.performance import (TRAIN_GOAL_VARIANT, compare_tile_goals, compare_tile_table,
                                     describe_record, fmask_tile_goals, fmask_tile_table,
-                                    is_missing, load_benchmarks, predict_tile_bf16,
+                                    fmask_tile_variants, is_missing, load_benchmarks,
+                                    predict_tile_bf16,
                                     predict_tile_goals, predict_tile_table, record_rows,
                                     table_formats, train_step_goals, train_step_speedups,
                                     train_step_table)
@@ -62,6 +63,12 @@ show_table(overview, digits=2, formats=table_formats(overview), max_columns=4)
 # time of each step, Fmask's time over the read's, and the peak resident memory of the process
 # (reading and Fmask together, what `dfmask fmask` holds). The goals (issue 3) bound Fmask's wall
 # time and the peak memory on the full tile.
+#
+# The same benchmark also runs Fmask as the command line does (its intermediate layers freed
+# after their last use instead of kept for figures), on the tile at half its side (memory
+# against tile size: Fmask's object steps need whole-tile layers, so its memory grows with the
+# tile; `bytes/px` says by how much per pixel) and on a snowy polar tile with the sun 75° from
+# zenith (issue 13), the setting of the paper's scenes.
 
 # %%
 rec = records["fmask_tile"]
@@ -69,8 +76,11 @@ print(describe_record(rec))
 if not is_missing(rec):
     rows = fmask_tile_table(rec)
     show_table(rows, digits=2, formats=table_formats(rows), caption="Fmask on the synthetic tile")
+    runs = fmask_tile_variants(rec)
+    show_table(runs, digits=2, formats=table_formats(runs), max_columns=5,
+               caption="Every run of the record: scene, tile side, sun, layers")
     goals = fmask_tile_goals(rec)
-    show_table(goals, digits=2, formats=table_formats(goals), caption="Goals (issue 3)")
+    show_table(goals, digits=2, formats=table_formats(goals), caption="Goals (issues 3 and 13)")
 
 # %% [markdown]
 # ## Training and inference of the stage U-Nets

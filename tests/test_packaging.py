@@ -1,4 +1,4 @@
-"""The pins of environment.yml equal pyproject.toml's (dependencies + book + test extras)."""
+"""The pins of environment.yml equal pyproject.toml's (dependencies + book, test, scale extras)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import yaml
 from dfmask_lib.paths import PROJECT_ROOT
 
 
-def _pyproject_pins(extras: tuple[str, ...] = ("book", "test")) -> list[str]:
+def _pyproject_pins(extras: tuple[str, ...] = ("book", "test", "scale")) -> list[str]:
     project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
     optional = project["optional-dependencies"]
     return project["dependencies"] + [p for e in extras for p in optional[e]]
 
 
 #: environment.yml also carries the optional `peers` extra (never needed by `make test`).
-ALL_EXTRAS = ("book", "test", "peers")
+ALL_EXTRAS = ("book", "test", "scale", "peers")
 
 
 def _environment_pins() -> list[str]:

@@ -147,6 +147,24 @@ def test_tables_refuse_missing_and_wrong_records():
 # --------------------------------------------------------------------------- fmask_tile
 
 
+def test_fmask_tile_variants_rows_and_polar_goals():
+    main = {**FMASK, "scene": "temperate", "sun_zenith": 55.0, "keep_layers": True}
+    polar = {**FMASK, "scene": "polar", "sun_zenith": 75.0, "keep_layers": False,
+             "fmask_s": 95.0, "peak_rss_gb": 3.02, "size": 5490}
+    rec = _record("fmask_tile", {**main, "variants": [polar]})
+    rows = perf.fmask_tile_variants(rec)
+    assert rows[1] == {"scene": "polar", "side px": 5490, "sun zenith": 75.0,
+                       "layers": "dropped (CLI)", "read s": 8.0, "Fmask s": 95.0,
+                       "peak GB": 3.02, "bytes/px": 100.0}
+    assert rows[0]["bytes/px"] == round(4.18e9 / 5490 ** 2)
+    goals = perf.fmask_tile_goals(rec)
+    assert [(g["goal"], g["status"]) for g in goals[2:]] == [
+        ("polar tile: Fmask wall s <=", "missed"), ("polar tile: peak RSS GB <=", "met")]
+    # a record from before the variants: the main row alone, the two goals
+    assert len(perf.fmask_tile_variants(_record("fmask_tile"))) == 1
+    assert len(perf.fmask_tile_goals(_record("fmask_tile"))) == 2
+
+
 def test_fmask_tile_table_and_goals():
     rows = perf.fmask_tile_table(_record("fmask_tile"))
     assert rows[1] == {"step": "run_fmask", "wall s": 30.0, "Fmask / read": 3.75,
@@ -257,10 +275,20 @@ def _bench(script, *args):
 def test_fmask_tile_script_writes_a_record_the_tables_read(tmp_path):
     _bench("fmask_tile.py", "--size", 600, "--record", tmp_path / "fmask_tile.json")
     rec = perf.load_benchmarks(tmp_path)["fmask_tile"]
-    assert rec["args"] == {"size": 600, "seed": 0} and rec["results"]["shape"] == [600, 600]
+    assert rec["results"]["shape"] == [600, 600]
     assert rec["command"].startswith("python ") and "fmask_tile.py --size 600" in rec["command"]
-    assert [g["note"] for g in perf.fmask_tile_goals(rec)] == ["goal set for 5490 px"] * 2
+    assert rec["args"] == {"size": 600, "seed": 0, "only_main": False}
+    goals = perf.fmask_tile_goals(rec)
+    assert [g["note"] for g in goals[:2]] == ["goal set for 5490 px"] * 2
+    assert [g["goal"] for g in goals[2:]] == ["polar tile: Fmask wall s <=",
+                                              "polar tile: peak RSS GB <="]
     assert perf.fmask_tile_table(rec)[1]["Fmask / read"] > 0
+    runs = perf.fmask_tile_variants(rec)
+    assert [(r["scene"], r["side px"], r["sun zenith"], r["layers"]) for r in runs] == [
+        ("temperate", 600, 55.0, "kept"), ("temperate", 600, 55.0, "dropped (CLI)"),
+        ("temperate", 300, 55.0, "dropped (CLI)"), ("polar", 600, 75.0, "dropped (CLI)")]
+    polar = rec["results"]["variants"][2]["fractions"]
+    assert polar.get("snow", 0) > 0.2  # a snowy tile, and Fmask sees the snow
 
 
 def test_train_step_script_writes_a_record_the_tables_read(tmp_path):

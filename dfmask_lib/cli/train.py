@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -48,7 +49,9 @@ def train(experiment: str, stage: int, full: bool, train_h5: Path, val_h5: Path,
 
     Stage 0 alone trains on subset 0 with Fmask labels; with --full, any stage trains on all
     patches with their Fmask labels (the supervised baseline). The self-training of stages
-    0-3 (pseudo-labels from the previous stage) is `dfmask selftrain`.
+    0-3 (pseudo-labels from the previous stage) is `dfmask selftrain`. Under torchrun
+    (`torchrun --nproc-per-node N -m dfmask_lib train ...`) the N processes train one model
+    with --batch-size as the global batch; rank 0 writes.
     """
     from ..dataset import PatchDataset
     from ..train import TrainConfig, run_dir, train as run
@@ -61,6 +64,8 @@ def train(experiment: str, stage: int, full: bool, train_h5: Path, val_h5: Path,
                       **extra)
     out = out_dir or run_dir(experiment, stage)
     res = run(cfg, train_h5, val_h5, out, resume=resume)
+    if os.environ.get("RANK", "0") != "0":
+        return  # under torchrun only rank 0 reports (and writes)
     how = "stopped early" if res.stopped_early else "done"
     click.echo(f"{out}: {res.epochs_run} epochs ({how}); best validation mIoU "
                f"{res.best_miou:.3f} at epoch {res.best_epoch} -> {out / 'best.pt'}")

@@ -88,7 +88,7 @@ def _view_angles(scene: Scene) -> tuple[Any, Any]:
 
 def run_fmask(scene: Scene, config: FmaskConfig = FmaskConfig(), *,
               dem: np.ndarray | None = None, water_occurrence: np.ndarray | None = None,
-              progress: bool | None = None) -> FmaskResult:
+              progress: bool | None = None, keep_layers: bool = True) -> FmaskResult:
     """Fmask 4 (Sentinel-2) on a scene on one grid (the 20 m grid for a tile).
 
     Args:
@@ -100,6 +100,9 @@ def run_fmask(scene: Scene, config: FmaskConfig = FmaskConfig(), *,
         dem: optional float (H, W) terrain height, metres (shadow matching on terrain).
         water_occurrence: optional (H, W) global surface water occurrence, percent.
         progress: tqdm bars; None = only for scenes of 4 Mpx or more.
+        keep_layers: keep the intermediate rasters in ``layers`` (for figures). False (the
+            CLI) keeps only its numbers and frees each raster after its last use, so that a
+            full tile needs less memory.
 
     Returns:
         :class:`FmaskResult`. ``layers`` holds float32 ``ndvi, ndsi, ndbi, whiteness, hot,
@@ -129,10 +132,15 @@ def run_fmask(scene: Scene, config: FmaskConfig = FmaskConfig(), *,
     cirrus = scene.band("B10") if "B10" in has else None
     layers: dict[str, Any] = {"skipped": [], "grid_config": config}
 
+    def put(**named: Any) -> None:  # rasters only when kept; numbers always
+        layers.update(named if keep_layers else
+                      {k: v for k, v in named.items()
+                       if not (isinstance(v, np.ndarray) and v.ndim >= 2)})
+
     # 1. Observation (all used bands > 0) and saturation.
     used = [b for b in REQUIRED_BANDS + OPTIONAL_BANDS if b in has]
     obs = masks.observation_mask(scene.bands(used), scene.valid)
-    layers["observed"] = obs
+    put(observed=obs)
     bar.update()
     # 2. Indices.
     ndvi, ndsi = indices.ndvi(red, nir), indices.ndsi(green, swir1)
@@ -140,12 +148,12 @@ def run_fmask(scene: Scene, config: FmaskConfig = FmaskConfig(), *,
     hot = indices.hot(blue, red)
     cdi = (indices.cdi(scene.band("B07"), scene.band("B08"), nir, config.cdi_window)
            if {"B07", "B08"} <= has else None)
-    layers.update(ndvi=ndvi, ndsi=ndsi, ndbi=ndbi, whiteness=white, hot=hot, cdi=cdi)
+    put(ndvi=ndvi, ndsi=ndsi, ndbi=ndbi, whiteness=white, hot=hot, cdi=cdi)
     bar.update()
     # 3-4. Potential snow and water.
     snow = masks.potential_snow(ndsi, nir, green, config) & obs
     water = masks.water_test(ndvi, nir, config, water_occurrence) & obs
-    layers.update(potential_snow=snow, water=water)
+    put(potential_snow=snow, water=water)
     bar.update(2)
     # 5. Potential cloud pixels, with the normalised cirrus test.
     pcp = masks.basic_cloud_test(swir2, ndsi, ndvi, white, hot, nir, swir1, scene.saturated,
@@ -154,44 +162,47 @@ def run_fmask(scene: Scene, config: FmaskConfig = FmaskConfig(), *,
     if cirrus is not None:
         ncirrus = masks.normalized_cirrus(cirrus, pcp, obs, config)
         pcp |= (ncirrus > config.pcp_cirrus) & obs
-    layers["normalized_cirrus"] = ncirrus
+    put(normalized_cirrus=ncirrus)
     bar.update()
     # 6. Absolute snow leaves the potential clouds.
     abs_snow = masks.absolute_snow(green, ndsi, snow, obs, config)
     pcp &= ~abs_snow
-    layers.update(absolute_snow=abs_snow, potential_cloud=pcp)
+    put(absolute_snow=abs_snow, potential_cloud=pcp)
+    del abs_snow
     bar.update()
     # 7-8. Too few clear pixels: cloud = PCP; else probabilities and thresholds.
     few_clear = np.count_nonzero(obs & ~pcp) <= config.min_clear_pixels
     if few_clear:
         cloud = pcp.copy()
         layers["skipped"] += ["probabilities", "shadow matching"]
-        layers.update(cloud_probability_land=None, cloud_probability_water=None,
-                      land_threshold=float("nan"), water_threshold=float("nan"),
-                      hot_range=(float("nan"), float("nan")))
+        put(cloud_probability_land=None, cloud_probability_water=None,
+            land_threshold=float("nan"), water_threshold=float("nan"),
+            hot_range=(float("nan"), float("nan")))
     else:
         prob = probability.cloud_probability(
             pcp, water, obs, swir1, ndsi, ndvi, ndbi, white, hot,
             ncirrus if ncirrus is not None else np.zeros_like(nir), config)
         cloud = prob.cloud
-        layers.update(cloud_probability_land=prob.land, cloud_probability_water=prob.water,
-                      land_threshold=prob.land_threshold, water_threshold=prob.water_threshold,
-                      hot_range=prob.hot_range)
+        put(cloud_probability_land=prob.land, cloud_probability_water=prob.water,
+            land_threshold=prob.land_threshold, water_threshold=prob.water_threshold,
+            hot_range=prob.hot_range)
+        del prob
     bar.update(2)
     # 9. Bright-surface commission.
-    layers["cloud_before_commission"] = cloud
+    put(cloud_before_commission=cloud)
     pfp = commission.potential_false_positives(ndbi, ndvi, snow, cdi, config, water=water,
                                                obs=obs, resolution=scene.resolution)
     cloud = commission.remove_commission(cloud, pfp, cdi, scene.resolution, config)
-    layers.update(potential_false_positive=pfp, cloud=cloud)
+    put(potential_false_positive=pfp, cloud=cloud)
+    del pfp, ndvi, ndsi, ndbi, white, hot, cdi, ncirrus  # not needed any more
     bar.update()
     # 10-11. Potential shadow and matching.
     if few_clear or not cloud.any():
         if not few_clear:
             layers["skipped"].append("shadow matching")
         cast = np.zeros_like(cloud)
-        layers.update(potential_shadow=None, shadow_depth=None, cloud_labels=None,
-                      cloud_heights=np.full(1, np.nan), similarity=np.zeros(1))
+        put(potential_shadow=None, shadow_depth=None, cloud_labels=None,
+            cloud_heights=np.full(1, np.nan), similarity=np.zeros(1))
     else:
         clear_land = obs & ~pcp & ~water
         pshadow, depth = shadow.potential_shadow(nir, swir1, obs, clear_land, config)
@@ -199,9 +210,10 @@ def run_fmask(scene: Scene, config: FmaskConfig = FmaskConfig(), *,
         match = shadow.match_shadows(cloud, pshadow, obs, scene.sun_zenith, scene.sun_azimuth,
                                      scene.resolution, vz, va, dem, config, progress)
         cast = match.shadow
-        layers.update(potential_shadow=pshadow, shadow_depth=depth, cloud_labels=match.labels,
-                      cloud_heights=match.heights, similarity=match.similarity)
-    layers["shadow"] = cast
+        put(potential_shadow=pshadow, shadow_depth=depth, cloud_labels=match.labels,
+            cloud_heights=match.heights, similarity=match.similarity)
+        del pshadow, depth, match, clear_land
+    put(shadow=cast)
     bar.update(2)
     # 12. Buffers and precedence.
     fmask = compose.compose(cloud, cast, snow & ~cloud, water, obs, config)

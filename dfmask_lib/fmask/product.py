@@ -47,14 +47,16 @@ def fmask_product_result(product: str | os.PathLike, out: str | os.PathLike | No
                          config: FmaskConfig | None = None, overwrite: bool = False,
                          sun: tuple[float, float] | None = None,
                          reader_options: Mapping[str, Any] | None = None,
-                         progress: bool = True) -> tuple[Path, FmaskResult]:
+                         progress: bool = True,
+                         keep_layers: bool = False) -> tuple[Path, FmaskResult]:
     """Like :func:`fmask_product`, also returning the :class:`FmaskResult` (CLI, notebook).
 
     ``sun`` = (zenith, azimuth) in degrees replaces the product's sun angles: needed for a
     folder of band files, which has no MTD_TL.xml. ``reader_options`` go to
     :func:`~dfmask_lib.reader.read_product` (``band_names``, ``scale``, ``offset``,
     ``sun_zenith``, ``sun_azimuth``: what the CLI's product options give) and are recorded in
-    the output's ``PRODUCT_OPTIONS`` tag.
+    the output's ``PRODUCT_OPTIONS`` tag. The result's intermediate rasters are dropped as
+    Fmask goes (less memory on a full tile) unless ``keep_layers`` (see :func:`run_fmask`).
     """
     from ..reader import read_product, require_observed
     from ..writer import write_classmap
@@ -74,7 +76,8 @@ def fmask_product_result(product: str | os.PathLike, out: str | os.PathLike | No
     if target.exists() and not overwrite:
         raise ConfigError(f"{target} exists; pass overwrite=True (--overwrite) to replace it")
     scene = require_observed(read_product(product, progress=progress, **options), product)
-    result = run_fmask(scene, config, progress=None if progress else False)
+    result = run_fmask(scene, config, progress=None if progress else False,
+                       keep_layers=keep_layers)
     tags = {"SOURCE": Path(product).name, "SENSING_TIME": scene.metadata.sensing_time,
             "TILE_ID": scene.metadata.tile_id,
             "PRODUCT_OPTIONS": json.dumps(options, sort_keys=True)}
