@@ -117,3 +117,52 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+# ----------------------------------------------------------------------------- tiny inputs
+
+
+def learnable_scenes(n: int, size: int = 32, seed: int = 0, gain: float = 1.0,
+                     noise: float = 0.3) -> list:
+    """Scenes whose label is readable from the image: channel k is bright where class k+1.
+
+    (source name, float32 (7, size, size) image, uint8 (size, size) label with classes 1-5 in
+    8 px blocks and the two top rows unlabelled), seeded.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        blocks = rng.integers(1, 6, (size // 8, size // 8))
+        label = np.kron(blocks, np.ones((8, 8), dtype=np.int64)).astype(np.uint8)
+        image = rng.normal(0, noise, (7, size, size)).astype(np.float32)
+        for c in range(5):
+            image[c] += gain * (label == c + 1)
+        label[:2, :] = 0  # a few unlabelled pixels
+        out.append((f"s{k}", image, label))
+    return out
+
+
+def tiny_products(root: Path, n: int = 3, size: int = 96) -> tuple[Path, Path]:
+    """``n`` small synthetic SAFE products in ``root/scenes`` and a tiny stage-0 checkpoint
+    (random weights, seeded) at ``root/best.pt``: inputs for prediction over many products."""
+    import torch
+
+    from dfmask_lib.config import config_to_dict
+    from dfmask_lib.synthetic.safe_writer import ProductInfo, write_safe
+    from dfmask_lib.synthetic.scene import SynthConfig, generate
+    from dfmask_lib.train import TrainConfig
+    from dfmask_lib.unet import UNet, UNetConfig
+
+    for k in range(n):
+        info = ProductInfo(f"2{k}EVK", 32721, 399960.0, 3000000.0, f"2020-01-1{k}T13:05:21", 38,
+                           15000 + k, "tests: many products")
+        write_safe(generate(SynthConfig(size=size, seed=k)), info, root / "scenes")
+    torch.manual_seed(0)
+    tiny = dict(start_filters=4, depth=3)
+    ckpt = root / "best.pt"
+    torch.save({"model": UNet(UNetConfig(in_channels=7, **tiny)).state_dict(),
+                "config": config_to_dict(TrainConfig(stage=0, num_workers=0, **tiny)),
+                "epoch": 1}, ckpt)
+    return root / "scenes", ckpt

@@ -13,17 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-import torch
 
+from conftest import tiny_products
 from dfmask_lib.batch import dask_client, make_jobs, run_jobs
 from dfmask_lib.cli import main
-from dfmask_lib.config import config_to_dict
 from dfmask_lib.errors import ConfigError, MissingDataError
 from dfmask_lib.predict import PredictConfig
-from dfmask_lib.synthetic.safe_writer import ProductInfo, write_safe
-from dfmask_lib.synthetic.scene import SynthConfig, generate
-from dfmask_lib.train import TrainConfig
-from dfmask_lib.unet import UNet, UNetConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 WINDOW = ["--window", "64", "--overlap", "32"]
@@ -38,18 +33,7 @@ def run(capsys, *args) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def products(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("batch")
-    for k in range(3):
-        info = ProductInfo(f"2{k}EVK", 32721, 399960.0, 3000000.0, f"2020-01-1{k}T13:05:21", 38,
-                           15000 + k, "batch tests")
-        write_safe(generate(SynthConfig(size=96, seed=k)), info, root / "scenes")
-    torch.manual_seed(0)
-    tiny = dict(start_filters=4, depth=3)
-    ckpt = root / "best.pt"
-    torch.save({"model": UNet(UNetConfig(in_channels=7, **tiny)).state_dict(),
-                "config": config_to_dict(TrainConfig(stage=0, num_workers=0, **tiny)),
-                "epoch": 1}, ckpt)
-    return root / "scenes", ckpt
+    return tiny_products(tmp_path_factory.mktemp("batch"))
 
 
 def classes(out: Path) -> dict[str, np.ndarray]:

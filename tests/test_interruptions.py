@@ -29,15 +29,13 @@ import pytest
 import rasterio
 import torch
 
+from conftest import learnable_scenes, tiny_products
 from dfmask_lib.cache import sidecar
 from dfmask_lib.config import config_to_dict
 from dfmask_lib.patches import PatchConfig, write_patches
 from dfmask_lib.paths import PROJECT_ROOT
 from dfmask_lib.pseudolabels import relabel
-from dfmask_lib.synthetic.safe_writer import ProductInfo, write_safe
-from dfmask_lib.synthetic.scene import SynthConfig, generate
 from dfmask_lib.train import TrainConfig, train
-from dfmask_lib.unet import UNet, UNetConfig
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"),
               pytest.mark.filterwarnings("ignore:classes absent from the training labels")]
@@ -149,26 +147,12 @@ def same_weights(a: Path, b: Path) -> None:
 # --------------------------------------------------------------------------- training
 
 
-def scenes(n: int, seed: int = 0, size: int = 32) -> list:
-    """Tiny scenes whose label is readable from the image (channel k bright where class k+1)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for k in range(n):
-        blocks = rng.integers(1, 6, (size // 8, size // 8))
-        label = np.kron(blocks, np.ones((8, 8), dtype=np.int64)).astype(np.uint8)
-        image = rng.normal(0, 0.3, (7, size, size)).astype(np.float32)
-        for c in range(5):
-            image[c] += label == c + 1
-        out.append((f"s{k}", image, label))
-    return out
-
-
 @pytest.fixture(scope="module")
 def patches(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     d = tmp_path_factory.mktemp("h5")
-    write_patches(d / "train.h5", scenes(16), PatchConfig(window=32, patch_size=32),
+    write_patches(d / "train.h5", learnable_scenes(16), PatchConfig(window=32, patch_size=32),
                   progress=False)
-    write_patches(d / "val.h5", scenes(4, seed=1),
+    write_patches(d / "val.h5", learnable_scenes(4, seed=1),
                   PatchConfig(mode="test", window=32, patch_size=32), progress=False)
     return d / "train.h5", d / "val.h5"
 
@@ -185,8 +169,12 @@ def reference_run(patches, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # An epoch writes best.pt (when better), last.pt, log.json and log.csv; config.json comes first.
-@pytest.mark.parametrize("kill_at, when", [(1, "after"), (3, "before"), (6, "after"),
-                                           (9, "before")])
+SLOW = pytest.mark.slow  # the other points of a kind run with `make test-slow`
+
+
+@pytest.mark.parametrize("kill_at, when", [(6, "after"), pytest.param(1, "after", marks=SLOW),
+                                           pytest.param(3, "before", marks=SLOW),
+                                           pytest.param(9, "before", marks=SLOW)])
 def test_training_killed_resumes_to_the_same_weights(patches, reference_run, tmp_path,
                                                      kill_at, when):
     out = tmp_path / "run"
@@ -213,7 +201,7 @@ def stage1(patches, reference_run, tmp_path_factory) -> tuple[Path, Path]:
     return reference_run / "best.pt", out
 
 
-@pytest.mark.parametrize("kill_at, when", [(1, "before"), (1, "after")])
+@pytest.mark.parametrize("kill_at, when", [(1, "before"), pytest.param(1, "after", marks=SLOW)])
 def test_pseudo_labelling_killed_reruns_to_the_same_labels(patches, stage1, tmp_path,
                                                            kill_at, when):
     checkpoint, reference = stage1
@@ -234,18 +222,7 @@ def test_pseudo_labelling_killed_reruns_to_the_same_labels(patches, stage1, tmp_
 @pytest.fixture(scope="module")
 def products(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A folder of three small synthetic SAFE products and a tiny stage-0 checkpoint."""
-    root = tmp_path_factory.mktemp("products")
-    for k in range(3):
-        info = ProductInfo(f"2{k}EVK", 32721, 399960.0, 3000000.0,
-                           f"2020-01-1{k}T13:05:21", 38, 15000 + k, "interruption tests")
-        write_safe(generate(SynthConfig(size=96, seed=k)), info, root / "scenes")
-    torch.manual_seed(0)
-    tiny = dict(start_filters=4, depth=3)
-    cfg = TrainConfig(stage=0, in_channels=7, num_workers=0, **tiny)
-    ckpt = root / "best.pt"
-    torch.save({"model": UNet(UNetConfig(in_channels=7, **tiny)).state_dict(),
-                "config": config_to_dict(cfg), "epoch": 1}, ckpt)
-    return root / "scenes", ckpt
+    return tiny_products(tmp_path_factory.mktemp("products"))
 
 
 def _predict_args(products: tuple[Path, Path], out: Path) -> dict:
@@ -271,7 +248,8 @@ def reference_predictions(products, tmp_path_factory) -> tuple[dict[str, np.ndar
 
 
 # The class map and its recipe sidecar make 2 renames a product.
-@pytest.mark.parametrize("kill", [(2, "after"), (3, "before"), (5, "before"), 0.5])
+@pytest.mark.parametrize("kill", [(5, "before"), 0.5, pytest.param((2, "after"), marks=SLOW),
+                                  pytest.param((3, "before"), marks=SLOW)])
 def test_prediction_of_several_products_killed_finishes_them_all(products, reference_predictions,
                                                                   tmp_path, kill):
     reference, seconds = reference_predictions
@@ -325,7 +303,8 @@ def _outputs(book_dir: Path) -> list[str]:
 
 
 # Each chapter: the executed notebook, then its run record (profile.json comes first).
-@pytest.mark.parametrize("kill_at, when", [(2, "after"), (3, "before"), (4, "before")])
+@pytest.mark.parametrize("kill_at, when", [(3, "before"), pytest.param(2, "after", marks=SLOW),
+                                           pytest.param(4, "before", marks=SLOW)])
 def test_book_runner_killed_reruns_what_is_missing(tmp_path, kill_at, when):
     args = _book_args(tmp_path)
     killed(child(tmp_path, "book", args, kill_at, when))

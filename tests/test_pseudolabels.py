@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import learnable_scenes
 from dfmask_lib.config import config_to_dict
 from dfmask_lib.errors import ConfigError, DataFileError, LabelError, MissingDataError
 from dfmask_lib.patches import PatchConfig, fingerprint, write_patches
@@ -121,19 +122,9 @@ def test_stats_table_rows() -> None:
 # ----------------------------------------------------------------------------- the file
 
 
-def scenes(n: int, size: int = 32, seed: int = 0, gain: float = 5.0) -> list:
-    """Scenes whose label is readable from the image: channel k is bright where class k+1."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for k in range(n):
-        blocks = rng.integers(1, 6, (size // 8, size // 8))
-        label = np.kron(blocks, np.ones((8, 8), dtype=np.int64)).astype(np.uint8)
-        image = rng.normal(0, 0.1, (7, size, size)).astype(np.float32)
-        for c in range(5):
-            image[c] += gain * (label == c + 1)
-        label[:2, :] = 0  # a few unlabelled pixels
-        out.append((f"s{k}", image, label))
-    return out
+def scenes(n: int, seed: int = 0) -> list:
+    """Clearly learnable scenes (bright class channels, little noise)."""
+    return learnable_scenes(n, seed=seed, gain=5.0, noise=0.1)
 
 
 @pytest.fixture(scope="module")

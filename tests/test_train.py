@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import learnable_scenes
 from dfmask_lib.errors import ConfigError, DataFileError, MissingDataError
 from dfmask_lib.patches import PatchConfig, write_patches
 from dfmask_lib.train import (
@@ -19,21 +20,6 @@ from dfmask_lib.unet import UNet
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def learnable_scenes(n: int, size: int = 32, seed: int = 0) -> list:
-    """Scenes whose label is readable from the image: channel k is bright where class k+1."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for k in range(n):
-        blocks = rng.integers(1, 6, (size // 8, size // 8))
-        label = np.kron(blocks, np.ones((8, 8), dtype=np.int64)).astype(np.uint8)
-        image = rng.normal(0, 0.3, (7, size, size)).astype(np.float32)
-        for c in range(5):
-            image[c] += (label == c + 1)
-        label[:2, :] = 0  # a few unlabelled pixels
-        out.append((f"s{k}", image, label))
-    return out
 
 
 @pytest.fixture(scope="module")
