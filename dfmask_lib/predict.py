@@ -612,8 +612,12 @@ def predict_product(
     ``DFMASK_CHECKPOINT_SHA256`` / ``DFMASK_CHECKPOINT_EPOCH``, ``DFMASK_VERSION``, the
     input set and product options. The product is read in strips, but peak memory still grows
     with the tile: 1.85 GB (stage 0) and 2.17 GB (stage 3) for a 5490 px tile, 1.44 / 1.91 GB
-    for a 2748 px one (``benchmarks/predict_tile.py``, 2026-12-01; the +-10 % target is missed
-    and the cause not yet found: the uint8 class map and its labels are only 30 MB each).
+    for a 2748 px one (``benchmarks/predict_tile.py``, 2026-12-01; the +-10 % target is missed).
+    Measured by phase (stage 0, 2026-12-01): the strips hold a constant area, but the buffers of
+    one row of windows (the blended softmax, its weights and the window row's input: each about
+    6 x 608 x W float32) grow with the tile's width W, and the first strip's memory is not all
+    returned before the next (peak 1.08 GB after reading the first strip of the 5490 px tile,
+    1.69 GB while predicting the second). Bounding it needs column panels of fixed width.
 
     Caching: a sidecar (:mod:`dfmask_lib.cache`) records the checkpoint, the product, the
     config, the reader options and the code version; an output that is up to date is not
