@@ -166,3 +166,14 @@ def tiny_products(root: Path, n: int = 3, size: int = 96) -> tuple[Path, Path]:
                 "config": config_to_dict(TrainConfig(stage=0, num_workers=0, **tiny)),
                 "epoch": 1}, ckpt)
     return root / "scenes", ckpt
+
+
+def class_maps(out: Path) -> dict:
+    """``{file name: uint8 class map}`` of every ``*_DFMASK_CLASSES.tif`` in ``out``."""
+    import rasterio
+
+    found = {}
+    for path in sorted(out.glob("*_DFMASK_CLASSES.tif")):
+        with rasterio.open(path) as ds:
+            found[path.name] = ds.read(1)
+    return found

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rasterio
 
-from conftest import tiny_products
+from conftest import class_maps, tiny_products
 from dfmask_lib.batch import dask_client, make_jobs, run_jobs
 from dfmask_lib.cli import main
 from dfmask_lib.errors import ConfigError, MissingDataError
@@ -36,14 +35,6 @@ def products(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return tiny_products(tmp_path_factory.mktemp("batch"))
 
 
-def classes(out: Path) -> dict[str, np.ndarray]:
-    found = {}
-    for path in sorted(out.glob("*_DFMASK_CLASSES.tif")):
-        with rasterio.open(path) as ds:
-            found[path.name] = ds.read(1)
-    return found
-
-
 @pytest.fixture(scope="module")
 def reference(products, tmp_path_factory) -> dict[str, np.ndarray]:
     scenes, ckpt = products
@@ -51,7 +42,7 @@ def reference(products, tmp_path_factory) -> dict[str, np.ndarray]:
     jobs = make_jobs(ckpt, sorted(scenes.iterdir()), out, PredictConfig(window=64, overlap=32))
     outcomes = list(run_jobs(jobs))
     assert [o.error for o in outcomes] == [None] * 3
-    found = classes(out)
+    found = class_maps(out)
     assert len(found) == 3 and all((c > 0).any() for c in found.values())
     return found
 
@@ -68,7 +59,7 @@ def test_local_pool_gives_the_same_maps_and_a_rerun_skips(capsys, products, refe
                          *WINDOW, "--workers", "2")
     assert code == 0, err
     assert "3 products in 2 processes" in out and out.count("wrote ") == 3
-    same(classes(tmp_path), reference)
+    same(class_maps(tmp_path), reference)
     code, out, _ = run(capsys, "predict", scenes, "--checkpoint", ckpt, "-o", tmp_path, *WINDOW,
                        "--workers", "2")
     assert code == 0 and out.count("up to date") == 3
@@ -85,7 +76,7 @@ def test_dask_cluster_gives_the_same_maps_and_a_rerun_skips(capsys, products, re
                              *WINDOW, "--dask", address)
         assert code == 0, err
         assert f"3 products on dask at {address}" in out and out.count("wrote ") == 3
-        same(classes(tmp_path), reference)
+        same(class_maps(tmp_path), reference)
         # written by the workers, atomically: nothing temporary is left
         assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
         code, out, _ = run(capsys, "predict", scenes, "--checkpoint", ckpt, "-o", tmp_path,
@@ -104,7 +95,7 @@ def test_a_bad_product_does_not_stop_the_others(capsys, products, reference, tmp
     assert code == 2
     assert f"failed {bad}" in err and "B11" in err
     assert err.strip().splitlines()[-1].startswith("dfmask: error: 1 of 3 products failed")
-    got = classes(out_dir)
+    got = class_maps(out_dir)
     assert len(got) == 2
     for name, value in got.items():
         np.testing.assert_array_equal(value, reference[name])

@@ -29,7 +29,7 @@ import pytest
 import rasterio
 import torch
 
-from conftest import learnable_scenes, tiny_products
+from conftest import class_maps, learnable_scenes, tiny_products
 from dfmask_lib.cache import sidecar
 from dfmask_lib.config import config_to_dict
 from dfmask_lib.patches import PatchConfig, write_patches
@@ -231,20 +231,12 @@ def _predict_args(products: tuple[Path, Path], out: Path) -> dict:
                      "-o", str(out), "--window", "64", "--overlap", "32"]}
 
 
-def _classes(out: Path) -> dict[str, np.ndarray]:
-    found = {}
-    for path in sorted(out.glob("*_DFMASK_CLASSES.tif")):
-        with rasterio.open(path) as ds:
-            found[path.name] = ds.read(1)
-    return found
-
-
 @pytest.fixture(scope="module")
 def reference_predictions(products, tmp_path_factory) -> tuple[dict[str, np.ndarray], float]:
     d = tmp_path_factory.mktemp("refpred")
     t0 = time.perf_counter()
     finished(child(d, "cli", _predict_args(products, d / "out")))
-    return _classes(d / "out"), time.perf_counter() - t0
+    return class_maps(d / "out"), time.perf_counter() - t0
 
 
 # The class map and its recipe sidecar make 2 renames a product.
@@ -266,7 +258,7 @@ def test_prediction_of_several_products_killed_finishes_them_all(products, refer
     if out.exists():
         readable(out)
     finished(child(tmp_path, "cli", args))
-    got = _classes(out)
+    got = class_maps(out)
     assert sorted(got) == sorted(reference)
     for name, classes in reference.items():
         np.testing.assert_array_equal(got[name], classes, err_msg=name)
