@@ -72,6 +72,10 @@ PROFILES_DIR = BOOK_DIR / "profiles"
 #: ``NN_name``: two digits give the book's order, the name says what the notebook shows.
 NOTEBOOK_NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
 KERNEL = "python3"
+#: Arguments of every kernel: its own log only for errors. Its warnings are about the
+#: kernel's transport ("running over TCP without encryption", every time), not the notebook,
+#: whose warnings reach the page as notes (dfmask_lib.display).
+KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=ERROR",)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 #: What a changed part of a run key is called in the runner's messages.
 KEY_PART_NAMES = {"source": "its source", "parameters": "its parameters",
@@ -310,7 +314,7 @@ def execute_notebook(
                 papermill.execute_notebook(
                     str(converted), str(tmp), parameters=dict(parameters or {}),
                     kernel_name=kernel, language="python", cwd=str(cwd), progress_bar=False,
-                    log_output=False,
+                    log_output=False, extra_arguments=list(KERNEL_ARGUMENTS),
                 )
             except NoSuchKernel:
                 raise NotebookError(f"no Jupyter kernel {kernel!r} for notebook {source.stem}; "

@@ -528,3 +528,12 @@ def test_book_config_renders_offline_without_executing():
     assert "executed/*.run.json" in cfg["exclude_patterns"]
     css = (BOOK_DIR / "_static" / "dfmask.css").read_text()
     assert "div.cell_output pre" in css and "table.dfmask-table" in css and "pre-wrap" in css
+
+
+def test_kernels_log_no_transport_warnings(nbdir, tmp_path, capfd):
+    # ipykernel warns on every start that TCP is unencrypted: noise in every runner log
+    execute_notebook(nbdir / "01_tiny.py", tmp_path / "t.ipynb", {"x": 2}, cwd=tmp_path)
+    err = capfd.readouterr().err
+    assert "without encryption" not in err and "IPKernelApp" not in err
+    outputs = json.loads((tmp_path / "t.ipynb").read_text())["cells"][-1]["outputs"]
+    assert "".join(outputs[0]["text"]).strip().endswith("4")
