@@ -540,3 +540,17 @@ def test_book_profile_naming_a_missing_parameter(capsys, tmp_path):
     profile = _profile(tmp_path, "notebooks:\n  - 09_rerun\nparameters:\n  09_rerun:\n"
                                  "    no_such_parameter: 1\n")
     user_error(capsys, "no_such_parameter", "book", "--profile", profile, "--no-build")
+
+
+def test_predict_disk_full_leaves_nothing(capsys, safe, checkpoint, tmp_path, monkeypatch):
+    # the class map's writer fails half-way (simulated ENOSPC): one line, no map, no sidecar.
+    # A COG is written through rasterio's buffered writer (copied to the file on close).
+    for cls in (rasterio.io.DatasetWriter, rasterio.io.BufferedDatasetWriter):
+        def failing(self, *args, _real=cls.write, **kwargs):
+            _real(self, *args, **kwargs)
+            raise OSError(errno.ENOSPC, "simulated", self.name)
+
+        monkeypatch.setattr(cls, "write", failing)
+    out = tmp_path / "out"
+    user_error(capsys, "simulated", "predict", safe, "--checkpoint", checkpoint, "-o", out)
+    assert not out.exists() or sorted(p.name for p in out.iterdir()) == []
