@@ -12,7 +12,6 @@ mostly no data, NaN in a float stack) check the documented handling instead.
 from __future__ import annotations
 
 import errno
-import json
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
