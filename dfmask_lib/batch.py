@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,9 +155,10 @@ def _run_dask(jobs: Sequence[ProductJob], scheduler: str) -> Iterator[JobOutcome
 
     client = dask_client(scheduler)
     try:
-        # pure=False: the task must run (it checks freshness itself); one key per output
+        # pure=False: the task must run (it checks freshness itself); a key of its own per
+        # submission, readable on the dashboard, never a result kept from an earlier run
         futures = {client.submit(run_job, job, pure=False,
-                                 key=f"dfmask-predict-{job.out.name}-{os.getpid()}"): job
+                                 key=f"dfmask-predict-{job.out.stem}-{uuid.uuid4().hex[:8]}"): job
                    for job in jobs}
         for fut in dask_completed(list(futures)):
             job = futures[fut]

@@ -62,8 +62,7 @@ from .version import get_version
 __all__ = [
     "LEARNING_RATES", "TrainConfig", "TrainResult", "mfb_weights", "moving_average",
     "should_stop", "train", "load_checkpoint", "load_result", "clear_run", "classes_from_logits",
-    "predict_patches", "run_dir", "default_workers", "make_loader", "collect_before_fork",
-    "read_checkpoint",
+    "predict_patches", "run_dir", "default_workers", "make_loader", "read_checkpoint",
 ]
 
 #: Adam learning rate per stage (Nambiar et al. 2022, stage table).
@@ -306,7 +305,7 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[UNet,
     try:
         ckpt = read_checkpoint(path, device)
         config = config_from_dict(TrainConfig, ckpt["config"])
-    except (KeyError, RuntimeError, EOFError, ConfigError, TypeError) as exc:
+    except (KeyError, ConfigError, TypeError) as exc:
         raise DataFileError(f"{path} is not a dfmask checkpoint ({exc}); retrain") from None
     model = UNet(config.model_config())
     try:
@@ -396,16 +395,6 @@ def _freeze_inherited(worker_id: int) -> None:
     gc.freeze()
 
 
-def collect_before_fork(num_workers: int) -> None:
-    """Collect cyclic garbage in the parent before a loader with workers forks them.
-
-    The parent's finalisers then run in the parent, and the workers inherit no garbage
-    (together with :func:`make_loader`'s ``worker_init_fn``). No-op without workers.
-    """
-    if num_workers > 0:
-        gc.collect()
-
-
 def make_loader(dataset: torch.utils.data.Dataset, batch_size: int, num_workers: int,
                 device: torch.device, generator: torch.Generator | None = None,
                 batch_sampler: torch.utils.data.Sampler | None = None) -> DataLoader:
@@ -415,8 +404,7 @@ def make_loader(dataset: torch.utils.data.Dataset, batch_size: int, num_workers:
     the batches are its own and ``generator`` seeds only the workers.
 
     Workers are not persistent (see :func:`train`), pin memory only for CUDA, and each worker
-    freezes what it inherits (:func:`_freeze_inherited`). Call :func:`collect_before_fork`
-    before each pass.
+    freezes what it inherits (:func:`_freeze_inherited`).
     """
     init = _freeze_inherited if num_workers > 0 else None
     if batch_sampler is not None:
@@ -690,10 +678,8 @@ def _train(cfg: TrainConfig, train_h5: str | os.PathLike, val_h5: str | os.PathL
         augment_gen.manual_seed(cfg.seed * 100_019 + epoch + 1 + 7919 * ddp.rank)
         if ddp.enabled:
             train_loader.generator.manual_seed(cfg.seed * 100_043 + epoch + 7919 * ddp.rank)
-        collect_before_fork(workers)
         train_loss = _train_epoch(model, train_loader, loss_fn, optimizer, scaler, cfg, device,
                                   augment_gen, f"epoch {epoch + 1}", progress, ddp)
-        collect_before_fork(workers)
         val_loss, cm = _evaluate(net, val_loader, loss_fn, cfg, device)  # every rank: all of it
         row = _epoch_row(epoch + 1, train_loss, val_loss, cm, time.perf_counter() - t0)
         history.append(row)
@@ -747,7 +733,7 @@ def load_result(out_dir: str | os.PathLike) -> TrainResult:
     try:
         ckpt = read_checkpoint(last, mmap=True)
         history, stopped, data = list(ckpt["history"]), bool(ckpt["stopped_early"]), ckpt["data"]
-    except (KeyError, RuntimeError, EOFError, TypeError) as exc:
+    except (KeyError, TypeError) as exc:
         raise DataFileError(f"{last} is not a dfmask checkpoint ({exc}); retrain") from None
     if not history:
         raise DataFileError(f"{last} holds no epoch; retrain")

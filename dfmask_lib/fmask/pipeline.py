@@ -101,8 +101,9 @@ def run_fmask(scene: Scene, config: FmaskConfig = FmaskConfig(), *,
         water_occurrence: optional (H, W) global surface water occurrence, percent.
         progress: tqdm bars; None = only for scenes of 4 Mpx or more.
         keep_layers: keep the intermediate rasters in ``layers`` (for figures). False (the
-            CLI) keeps only its numbers and frees each raster after its last use, so that a
-            full tile needs less memory.
+            CLI) keeps only its numbers and frees each raster after its last use; the peak
+            lies inside the pipeline, so this saves little (5490 px tile: 4.15 against
+            4.18 GB, ``benchmarks/fmask_tile.py``, 2026-12-01).
 
     Returns:
         :class:`FmaskResult`. ``layers`` holds float32 ``ndvi, ndsi, ndbi, whiteness, hot,

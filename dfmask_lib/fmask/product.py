@@ -56,7 +56,7 @@ def fmask_product_result(product: str | os.PathLike, out: str | os.PathLike | No
     :func:`~dfmask_lib.reader.read_product` (``band_names``, ``scale``, ``offset``,
     ``sun_zenith``, ``sun_azimuth``: what the CLI's product options give) and are recorded in
     the output's ``PRODUCT_OPTIONS`` tag. The result's intermediate rasters are dropped as
-    Fmask goes (less memory on a full tile) unless ``keep_layers`` (see :func:`run_fmask`).
+    Fmask goes unless ``keep_layers`` (see :func:`run_fmask`).
     """
     from ..reader import read_product, require_observed
     from ..writer import write_classmap

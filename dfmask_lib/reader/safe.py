@@ -256,11 +256,9 @@ def read_safe(path: str | os.PathLike, *, window: Window | None = None,
         full = _safe_grid(list(datasets.values()), tile, resolution)
         grid = full.window(window)
         sources = [BandSource(b, datasets[b]) for b in bands]
-        try:
-            data = read_reflectance_stack(sources, grid, product.radio_add_offset,
-                                          product.quantification_value, progress)
-        except RasterioError as exc:
-            raise ProductError(f"{layout.root}: cannot decode a band file ({exc})") from None
+        # a band that cannot be decoded is a ProductError naming it (read_reflectance_stack)
+        data = read_reflectance_stack(sources, grid, product.radio_add_offset,
+                                      product.quantification_value, progress)
 
     view_zen = view_az = None
     if tile.view_zenith_grid is not None and not np.isnan(tile.view_zenith_grid).all():
