@@ -71,15 +71,19 @@ DRY_RUN_METHODS = ("fmask",)
 
 
 def dry_run_profile(paper: Profile, root: str | os.PathLike,
-                    generated: str = "data/generated/paper-dryrun") -> Profile:
+                    generated: str | None = None) -> Profile:
     """The paper profile pointed at ``root`` (stand-in products), one epoch per stage, on CPU.
 
     Every parameter ``data/paper`` becomes ``root``, every path under
-    ``data/generated/paper`` moves to ``generated``, epochs become 1 (per stage), the
+    ``data/generated/paper`` moves to ``generated`` (default ``data/generated/<root's name>``,
+    so dry runs on different stand-ins keep apart what they compute), epochs become 1 (per stage), the
     device the CPU, data-loading single-process, the comparison one timed round of the
     project's Fmask and the dfmask models; the paper's batch size, precision and everything
     else stay.
     """
+    if generated is None:
+        generated = f"data/generated/{Path(root).name}"
+
     def swap(value: Any) -> Any:
         if isinstance(value, str):
             if value == PAPER_ROOT:

@@ -43,7 +43,9 @@ def test_dry_run_profile_points_the_paper_profile_at_stand_ins():
     assert p["03_stage0"]["batch_size"] == paper.parameters["03_stage0"]["batch_size"] == 1
     assert p["05_evaluation"]["device"] == "cpu" and p["04_selftrain"]["num_workers"] == 0
     assert p["06_comparison"]["methods"] == ["fmask"] and p["06_comparison"]["repeats"] == 1
-    assert p["05_evaluation"]["predictions_dir"] == "data/generated/paper-dryrun/predictions"
+    assert p["05_evaluation"]["predictions_dir"] == "data/generated/stand-ins/predictions"
+    assert (dry_run_profile(paper, "x/paper-dryrun", generated="data/generated/d")
+            .parameters["05_evaluation"]["predictions_dir"] == "data/generated/d/predictions")
     text = repr(p)
     assert "'data/paper'" not in text and "data/generated/paper/" not in text
     assert paper.parameters["04_selftrain"]["epochs"] == [400, 400, 400, 400]  # not mutated
