@@ -129,23 +129,27 @@ class PatchConfig:
 # --------------------------------------------------------------------------- pure array functions
 
 
-def input_stack(scene: Scene, input_set: str = "swirndsi") -> np.ndarray:
+def input_stack(scene: Scene, input_set: str = "swirndsi", *,
+                out: np.ndarray | None = None) -> np.ndarray:
     """The network input of a scene: float32 (C, H, W) in :data:`INPUT_SETS` ``[input_set]`` order.
 
     NDSI = (B03 - B11) / (B03 + B11) is computed here (0 where the sum is 0); reflectance is used
-    as is (no standardisation, as in the authors' final code).
+    as is (no standardisation, as in the authors' final code); pixels without data are 0.
+    ``out``: a float32 (C, H, W) array to fill instead of a new one (no stacked copy).
     """
     if input_set not in INPUT_SETS:
         raise ConfigError(f"input_set must be one of {sorted(INPUT_SETS)}, got {input_set!r}")
-    layers = []
-    for name in INPUT_SETS[input_set]:
-        if name == "NDSI":
-            layers.append(ndsi(scene.band("B03"), scene.band("B11")))
-        else:
-            layers.append(scene.band(name))  # BandError names the missing band
-    stack = np.stack(layers).astype(np.float32, copy=False)
-    stack[:, ~scene.valid] = 0.0
-    return stack
+    names = INPUT_SETS[input_set]
+    shape = (len(names), *scene.shape)
+    if out is None:
+        out = np.empty(shape, dtype=np.float32)
+    elif out.shape != shape or out.dtype != np.float32:
+        raise BandError(f"out must be float32 {shape}, got {out.dtype} {out.shape}")
+    for i, name in enumerate(names):
+        # BandError names a missing band
+        out[i] = ndsi(scene.band("B03"), scene.band("B11")) if name == "NDSI" else scene.band(name)
+    out[:, ~scene.valid] = 0.0
+    return out
 
 
 def extract_patches(

@@ -17,7 +17,7 @@ Pure core: :func:`predict_array` (a float32 (C, H, W) input stack, as
 :func:`dfmask_lib.patches.input_stack` makes it). I/O edge: :func:`predict_product` (read a
 product in row strips with bounded memory, predict, write a Cloud-Optimized GeoTIFF, score
 against ``*LABELS.tif`` when there is one). Both run the same window loop
-(:func:`blend_strips`), so a product predicted strip by strip equals its array predicted at
+(:func:`blend_blocks`), so a product predicted strip by strip equals its array predicted at
 once.
 
 Mixed precision (``amp``) is **opt-in**: it changes the class of some pixels
@@ -59,7 +59,7 @@ from .windows import ALIGN, DEFAULT_OVERLAP, DEFAULT_WINDOW, blend_weights, chec
 
 __all__ = [
     "PREDICTION_SUFFIX", "PROBABILITY_SUFFIX", "PredictConfig", "Prediction", "PredictResult",
-    "blend_strips", "classes_from_probabilities", "predict_array", "predict_product",
+    "blend_blocks", "classes_from_probabilities", "predict_array", "predict_product",
     "default_output", "probability_output", "input_set_for", "resolve_checkpoint",
     "strip_rows_for",
     "is_prediction_file", "class_fractions", "find_labels",
@@ -97,6 +97,9 @@ class PredictConfig:
             product's width (about 6 Mpx, a multiple of 1024 rows: 1024 for a 5490 px tile),
             so that memory does not grow with the tile. Memory and speed only, not the result.
         probabilities: also write the class probabilities (``*_DFMASK_PROB.tif``).
+        panel_windows: windows per column panel of :func:`blend_blocks` (4: panels of
+            2240 px for 608 px windows), so that its buffers do not grow with the tile's
+            width. Memory and speed only, not the result.
     """
 
     window: int = DEFAULT_WINDOW
@@ -107,12 +110,14 @@ class PredictConfig:
     device: str = "auto"
     strip_rows: int | None = None
     probabilities: bool = False
+    panel_windows: int = 4
 
     def __post_init__(self) -> None:
         check_tiling(self.window, self.overlap, ALIGN)
-        if self.batch_size < 1 or (self.strip_rows is not None and self.strip_rows < 1):
-            raise ConfigError(f"batch_size and strip_rows must be >= 1, got {self.batch_size}, "
-                              f"{self.strip_rows}")
+        if self.batch_size < 1 or self.panel_windows < 1 or (self.strip_rows is not None
+                                                             and self.strip_rows < 1):
+            raise ConfigError(f"batch_size, panel_windows and strip_rows must be >= 1, got "
+                              f"{self.batch_size}, {self.panel_windows}, {self.strip_rows}")
 
 
 #: Pixels read per strip of a product (:func:`strip_rows_for`).
@@ -218,34 +223,41 @@ def _check_model(model: nn.Module, n_channels: int) -> None:
                           f"prediction windows are aligned to {ALIGN} px (U-Net depth <= 6)")
 
 
-def blend_strips(
+def blend_blocks(
     model: nn.Module,
     read_rows: RowReader,
     shape: tuple[int, int],
     config: PredictConfig = PredictConfig(),
     *,
     progress: bool | str = False,
-) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Predict a scene window row by window row; yield its finished rows, top to bottom.
+) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+    """Predict a scene window by window; yield its finished blocks, row-major.
 
     The window loop shared by :func:`predict_array` and :func:`predict_product`: windows of
-    :func:`dfmask_lib.windows.prediction_windows` (zero-padded beyond the scene), batched
-    within a row of windows, windows without any valid pixel skipped, softmax x
-    :func:`~dfmask_lib.windows.blend_weights` summed into a rolling buffer of one window
-    height, divided by the summed weights once no later window touches a row. Memory: the
-    buffer (6 x window x W float32) and the rows being read.
+    :func:`dfmask_lib.windows.prediction_windows` (zero-padded beyond the scene), taken one
+    row of windows at a time and, within it, in column panels of ``config.panel_windows``
+    windows, batched within a panel, windows without any valid pixel skipped. Softmax x
+    :func:`~dfmask_lib.windows.blend_weights` is summed into a panel buffer (6 class sums and
+    the summed weights); a block is divided by its summed weights and yielded once no later
+    window touches it. What a later window will touch is carried: the columns shared with the
+    next panel (one overlap wide, the window's height) and the rows shared with the next row
+    of windows (one overlap high, the scene's width). Memory: the panel buffer
+    (7 x window x panel width float32, 38 MB for the defaults), the row carry (7 x overlap x
+    W float32, 10 MB for a 5490 px tile) and the rows being read; none of it scales with the
+    tile but the row carry.
 
     Args:
         model: the U-Net (moved to ``config.device`` and put in eval mode here).
         read_rows: ``read_rows(r0, r1)`` -> (float32 (C, r1 - r0, W) input, bool valid);
             called with increasing, overlapping row ranges inside the scene.
         shape: (H, W) of the scene.
-        config: window, overlap, batch size, amp, channels_last, device.
+        config: window, overlap, batch size, panel width, amp, channels_last, device.
         progress: False, True or the text of a tqdm bar over windows.
 
     Yields:
-        (row0, float32 (6, h, W) blended softmax of rows row0 .. row0 + h (0 where no window
-        counted, i.e. no data), bool (h, W) valid).
+        (row0, col0, float32 (6, h, w) blended softmax of that block (0 where no window
+        counted, i.e. no data), bool (h, w) valid). The blocks tile the scene once, row-major:
+        all blocks of rows row0 .. row0 + h, left to right, then the next rows.
     """
     height, width = (int(v) for v in shape)
     device = resolve_device(config.device)
@@ -254,18 +266,21 @@ def blend_strips(
     model.to(memory_format=memory)
     windows = prediction_windows((height, width), config.window, config.overlap, ALIGN)
     wh, ww = int(windows[0, 2]), int(windows[0, 3])
-    row_starts = np.unique(windows[:, 0])
-    col_starts = np.unique(windows[:, 1])
-    canvas_w = int(col_starts[-1]) + ww
+    row_starts = [int(r) for r in np.unique(windows[:, 0])]
+    col_starts = [int(c) for c in np.unique(windows[:, 1])]
+    canvas_w = col_starts[-1] + ww
+    step = config.panel_windows
+    panels = [col_starts[k:k + step] for k in range(0, len(col_starts), step)]
     weight = torch.from_numpy(blend_weights(wh, ww, config.overlap)).to(device)
-    acc = torch.zeros((6, wh, canvas_w), dtype=torch.float32, device=device)
-    wsum = torch.zeros((wh, canvas_w), dtype=torch.float32, device=device)
+    buf = torch.zeros((7, wh, max(p[-1] - p[0] for p in panels) + ww), dtype=torch.float32,
+                      device=device)  # 0-5 weighted class sums, 6 summed weights
+    top: torch.Tensor | None = None  # the previous window row's sums over the rows it shares
     desc = progress if isinstance(progress, str) else "predicting"
     bar = tqdm(total=len(windows), desc=desc, unit="window", leave=False,
                disable=disable_bar(bool(progress)))
     checked = False
     try:
-        for i, r0 in enumerate(int(r) for r in row_starts):
+        for i, r0 in enumerate(row_starts):
             r1 = min(r0 + wh, height)
             image, valid = read_rows(r0, r1)
             if not checked:
@@ -274,32 +289,47 @@ def blend_strips(
             if image.shape[1:] != (r1 - r0, width) or valid.shape != (r1 - r0, width):
                 raise BandError(f"rows {r0}:{r1} came as {image.shape} / {valid.shape}, "
                                 f"expected (C, {r1 - r0}, {width})")
-            todo = [int(c) for c in col_starts if valid[:, c:c + ww].any()]
-            bar.update(len(col_starts) - len(todo))
-            for b in range(0, len(todo), config.batch_size):
-                cols = todo[b:b + config.batch_size]
-                batch = np.zeros((len(cols), image.shape[0], wh, ww), dtype=np.float32)
-                for k, c in enumerate(cols):  # zero-padded beyond the scene
-                    part = image[:, :, c:c + ww]
-                    batch[k, :, : part.shape[1], : part.shape[2]] = part
-                x = torch.from_numpy(batch).to(device).contiguous(memory_format=memory)
-                with torch.no_grad():  # per batch: a block around `yield` would leak to the caller
-                    with autocast(device, config.amp):
-                        logits = model(x)
-                    prob = torch.softmax(logits.float(), dim=1) * weight
-                    for k, c in enumerate(cols):
-                        acc[:, :, c:c + ww] += prob[k]
-                        wsum[:, c:c + ww] += weight
-                bar.update(len(cols))
-            last = i == len(row_starts) - 1
-            done = (r1 - r0) if last else int(row_starts[i + 1]) - r0
-            blended = acc[:, :done, :width] / wsum[:done, :width].clamp_min(1e-30)
-            yield r0, blended.cpu().numpy(), valid[:done]
-            if not last:  # roll the buffer: rows r0 + done ... move to the top
-                acc[:, : wh - done] = acc[:, done:].clone()
-                acc[:, wh - done:] = 0
-                wsum[: wh - done] = wsum[done:].clone()
-                wsum[wh - done:] = 0
+            last_row = i == len(row_starts) - 1
+            done = (r1 - r0) if last_row else row_starts[i + 1] - r0
+            below = None if last_row else torch.zeros((7, wh - done, canvas_w),
+                                                      dtype=torch.float32, device=device)
+            carry: torch.Tensor | None = None  # the previous panel's sums over shared columns
+            for k, panel in enumerate(panels):
+                a, end = panel[0], panel[-1] + ww
+                acc = buf[:, :, : end - a]
+                acc.zero_()
+                shared = 0 if carry is None else carry.shape[2]
+                if carry is not None:  # holds the row carry of these columns already
+                    acc[:, :, :shared] = carry
+                if top is not None:
+                    acc[:, : top.shape[1], shared:] += top[:, :, a + shared:end]
+                todo = [c for c in panel if valid[:, c:c + ww].any()]
+                bar.update(len(panel) - len(todo))
+                for b in range(0, len(todo), config.batch_size):
+                    cols = todo[b:b + config.batch_size]
+                    batch = np.zeros((len(cols), image.shape[0], wh, ww), dtype=np.float32)
+                    for j, c in enumerate(cols):  # zero-padded beyond the scene
+                        part = image[:, :, c:c + ww]
+                        batch[j, :, : part.shape[1], : part.shape[2]] = part
+                    x = torch.from_numpy(batch).to(device).contiguous(memory_format=memory)
+                    with torch.no_grad():  # per batch: a block around `yield` would leak
+                        with autocast(device, config.amp):
+                            logits = model(x)
+                        prob = torch.softmax(logits.float(), dim=1) * weight
+                        for j, c in enumerate(cols):
+                            acc[:6, :, c - a:c - a + ww] += prob[j]
+                            acc[6, :, c - a:c - a + ww] += weight
+                    bar.update(len(cols))
+                last_panel = k == len(panels) - 1
+                final = (end if last_panel else panels[k + 1][0]) - a  # columns no later panel touches
+                carry = None if last_panel else acc[:, :, final:].clone()
+                if below is not None:
+                    below[:, :, a:a + final] = acc[:, done:, :final]
+                w_out = min(a + final, width) - a
+                if w_out > 0:
+                    blended = acc[:6, :done, :w_out] / acc[6, :done, :w_out].clamp_min(1e-30)
+                    yield r0, a, blended.cpu().numpy(), valid[:done, a:a + w_out]
+            top = below
     finally:
         bar.close()
 
@@ -367,11 +397,11 @@ def predict_array(
     def read_rows(r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
         return image[:, r0:r1], valid[r0:r1]
 
-    for r0, p, v in blend_strips(model, read_rows, (h, w), config, progress=progress):
-        r1 = r0 + v.shape[0]
-        classes[r0:r1], confidence[r0:r1] = classes_from_probabilities(p, v)
+    for r0, c0, p, v in blend_blocks(model, read_rows, (h, w), config, progress=progress):
+        r1, c1 = r0 + v.shape[0], c0 + v.shape[1]
+        classes[r0:r1, c0:c1], confidence[r0:r1, c0:c1] = classes_from_probabilities(p, v)
         if probs is not None:
-            probs[:, r0:r1] = np.where(v, p, 0.0)
+            probs[:, r0:r1, c0:c1] = np.where(v, p, 0.0)
     return Prediction(classes, confidence, probs)
 
 
@@ -501,16 +531,18 @@ def _sha256(path: Path) -> str:
 
 
 class _ProductRows:
-    """A :data:`RowReader` over a product: reads strips of ``strip_rows`` rows, keeps the overlap."""
+    """A :data:`RowReader` over a product: reads strips of ``strip_rows`` rows into one buffer
+    of ``strip_rows + keep_rows`` rows, keeping the rows a later call still asks for."""
 
     def __init__(self, product: Path, input_set: str, grid: Any, strip_rows: int,
-                 options: Mapping[str, Any]) -> None:
+                 options: Mapping[str, Any], keep_rows: int = DEFAULT_WINDOW) -> None:
         self.product, self.input_set, self.grid = product, input_set, grid
         self.strip_rows, self.options = strip_rows, dict(options)
         self.bands = bands_for(input_set)
         self.start = self.end = 0
-        self.image = np.zeros((len(INPUT_SETS[input_set]), 0, grid.shape[1]), np.float32)
-        self.valid = np.zeros((0, grid.shape[1]), bool)
+        rows = min(grid.shape[0], strip_rows + keep_rows)
+        self.image = np.zeros((len(INPUT_SETS[input_set]), rows, grid.shape[1]), np.float32)
+        self.valid = np.zeros((rows, grid.shape[1]), bool)
         self.metadata = None
 
     def read(self, r0: int, r1: int) -> Any:
@@ -537,13 +569,22 @@ class _ProductRows:
     def __call__(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
         if r1 > self.end:
             stop = min(self.grid.shape[0], max(r1, self.end + self.strip_rows))
+            keep = max(0, r0 - self.start)  # rows before r0 are not asked for again
+            kept = self.end - self.start - keep
+            rows = kept + stop - self.end
+            if rows > self.image.shape[1]:  # a window taller than planned: grow once
+                self.image = np.concatenate([self.image, np.zeros_like(
+                    self.image[:, : rows - self.image.shape[1]])], axis=1)
+                self.valid = np.concatenate([self.valid, np.zeros_like(
+                    self.valid[: rows - self.valid.shape[0]])])
+            self.image[:, :kept] = self.image[:, keep:keep + kept]
+            self.valid[:kept] = self.valid[keep:keep + kept]
             scene = self.read(self.end, stop)
             if self.metadata is None:
                 self.metadata = scene.metadata
-            keep = max(0, r0 - self.start)
-            self.image = np.concatenate([self.image[:, keep:],
-                                         input_stack(scene, self.input_set)], axis=1)
-            self.valid = np.concatenate([self.valid[keep:], scene.valid])
+            input_stack(scene, self.input_set, out=self.image[:, kept:rows])
+            self.valid[kept:rows] = scene.valid
+            del scene
             self.start, self.end = self.start + keep, stop
         a, b = r0 - self.start, r1 - self.start
         return self.image[:, a:b], self.valid[a:b]
@@ -605,19 +646,18 @@ def predict_product(
 
     The product is read in row strips of about 6 Mpx (only the bands the
     model needs: B02 B03 B04 B08 B11 B12 for "swirndsi"), predicted window by window
-    (:func:`blend_strips`) and written on its 20 m grid as a Cloud-Optimized GeoTIFF
+    (:func:`blend_blocks`) and written on its 20 m grid as a Cloud-Optimized GeoTIFF
     (:func:`dfmask_lib.writer.write_classmap` with overviews): uint8 classes 0-5, nodata 0,
     the authors' colour table, class names, ``DFMASK_CONFIG`` (the :class:`PredictConfig`),
     ``DFMASK_TRAIN_CONFIG`` (the checkpoint's TrainConfig), ``DFMASK_CHECKPOINT`` /
     ``DFMASK_CHECKPOINT_SHA256`` / ``DFMASK_CHECKPOINT_EPOCH``, ``DFMASK_VERSION``, the
-    input set and product options. The product is read in strips, but peak memory still grows
-    with the tile: 1.85 GB (stage 0) and 2.17 GB (stage 3) for a 5490 px tile, 1.44 / 1.91 GB
-    for a 2748 px one (``benchmarks/predict_tile.py``, 2026-12-01; the +-10 % target is missed).
-    Measured by phase (stage 0, 2026-12-01): the strips hold a constant area, but the buffers of
-    one row of windows (the blended softmax, its weights and the window row's input: each about
-    6 x 608 x W float32) grow with the tile's width W, and the first strip's memory is not all
-    returned before the next (peak 1.08 GB after reading the first strip of the 5490 px tile,
-    1.69 GB while predicting the second). Bounding it needs column panels of fixed width.
+    input set and product options. Memory is bounded: the strips hold about 6 Mpx (plus the
+    rows a window row still needs, in one buffer filled in place), and the blending runs in
+    column panels of fixed width (:func:`blend_blocks`); what still grows with the tile is
+    small (the uint8 class map and labels, 2 bytes per pixel, and the row carry of the
+    blending). Peak RSS, stage 0: 1.40 GB on a 2748 px tile, 1.52 GB on a 5490 px one (x1.09;
+    it was x1.19 with full-width buffers; 2026-12-01, ``benchmarks/predict_tile.py`` gives
+    the current figures per stage).
 
     Caching: a sidecar (:mod:`dfmask_lib.cache`) records the checkpoint, the product, the
     config, the reader options and the code version; an output that is up to date is not
@@ -688,7 +728,7 @@ def predict_product(
     grid = product_grid(product, 20)
     truth, label_path = _read_truth(product, grid)  # refuse labels off the grid before the work
     strip = cfg.strip_rows or strip_rows_for(grid.shape[1])
-    rows = _ProductRows(product, input_set, grid, strip, options)
+    rows = _ProductRows(product, input_set, grid, strip, options, keep_rows=cfg.window)
     height, width = grid.shape
     classes = np.zeros((height, width), dtype=np.uint8)
     bar = progress and f"predicting {product.name}"
@@ -702,11 +742,10 @@ def predict_product(
         prob = None if prob_target is None else stack.enter_context(probability_writer(
             prob_target, (height, width), crs=grid.crs, transform=grid.transform, config=cfg,
             tags=tags))
-        for r0, p, v in blend_strips(model, rows, (height, width), cfg, progress=bar):
-            r1 = r0 + v.shape[0]
-            classes[r0:r1] = classes_from_probabilities(p, v)[0]
+        for r0, c0, p, v in blend_blocks(model, rows, (height, width), cfg, progress=bar):
+            classes[r0:r0 + v.shape[0], c0:c0 + v.shape[1]] = classes_from_probabilities(p, v)[0]
             if prob is not None:
-                prob.write(r0, p, v)
+                prob.write(r0, p, v, col0=c0)
         if not classes.any():  # inside the writers' context: the probabilities are dropped too
             raise no_observed_pixel(product)
     meta = rows.metadata
@@ -732,7 +771,7 @@ def predict_product(
 
 
 #: PredictConfig fields that change speed and float rounding only, not the cache key.
-_PERFORMANCE_FIELDS = ("batch_size", "strip_rows", "channels_last", "device")
+_PERFORMANCE_FIELDS = ("batch_size", "strip_rows", "panel_windows", "channels_last", "device")
 
 
 def _result_fields(cfg: PredictConfig) -> dict[str, Any]:

@@ -20,8 +20,8 @@ by most of the pixels below an overview pixel (no data excluded; nearest would p
 pixel of four, averaging would invent classes), laid out so that a viewer or
 ``/vsicurl/`` reads only the level and tiles it shows.
 
-:func:`probability_writer`: the class probabilities of a prediction, written strip by
-strip (memory does not grow with the tile): five uint8 bands, band ``k`` = class ``k``
+:func:`probability_writer`: the class probabilities of a prediction, written block by
+block (memory does not grow with the tile): five uint8 bands, band ``k`` = class ``k``
 (1 clear ... 5 water), in **percent** (0-100, the rounded probability x 100; GDAL's
 band scale 0.01 says so), 255 = no data; tiled, deflate, internal overviews (average).
 Percent resolution is ample for thresholds such as the pseudo-labels' 0.4 (= 40) and a
@@ -210,32 +210,33 @@ def _config_tags(config: Any, tags: Mapping[str, Any] | None) -> dict[str, str]:
 
 
 class ProbabilityWriter:
-    """Writes the strips of a probability map into an open dataset (see :func:`probability_writer`)."""
+    """Writes the blocks of a probability map into an open dataset (see :func:`probability_writer`)."""
 
     def __init__(self, dataset: Any, shape: tuple[int, int]) -> None:
         self._ds = dataset
         self.shape = shape
-        self.rows_written = 0
+        self.pixels_written = 0
 
-    def write(self, row0: int, probabilities: np.ndarray, valid: np.ndarray) -> None:
-        """Write rows ``row0 .. row0 + h`` of the map.
+    def write(self, row0: int, probabilities: np.ndarray, valid: np.ndarray, *,
+              col0: int = 0) -> None:
+        """Write the block of rows ``row0 .. row0 + h``, columns ``col0 .. col0 + w``.
 
         Args:
-            row0: first row of the strip on the map's grid.
-            probabilities: float32 (6, h, W) class probabilities 0-1 of classes 0-5 (the
+            row0, col0: the block's first row and column on the map's grid.
+            probabilities: float32 (6, h, w) class probabilities 0-1 of classes 0-5 (the
                 network's softmax; class 0 is not written: its share is 1 - the rest).
-            valid: bool (h, W); False pixels are written as no data (255).
+            valid: bool (h, w); False pixels are written as no data (255).
         """
         h, w = valid.shape
-        if probabilities.shape != (6, h, w) or w != self.shape[1] \
-                or not 0 <= row0 <= self.shape[0] - h:
+        if probabilities.shape != (6, h, w) or not (0 <= row0 <= self.shape[0] - h
+                                                    and 0 <= col0 <= self.shape[1] - w):
             raise ConfigError(
-                f"probability strip must be (6, h, {self.shape[1]}) float with rows inside "
-                f"0..{self.shape[0]}, got {probabilities.shape} at row {row0}")
+                f"probability block must be (6, h, w) float inside the {self.shape} grid, got "
+                f"{probabilities.shape} at row {row0}, column {col0}")
         percent = np.rint(np.clip(probabilities[1:], 0.0, 1.0) * 100).astype(np.uint8)
         percent[:, ~valid] = PROBABILITY_NODATA
-        self._ds.write(percent, window=Window(0, row0, w, h))
-        self.rows_written += h
+        self._ds.write(percent, window=Window(col0, row0, w, h))
+        self.pixels_written += h * w
 
 
 @contextlib.contextmanager
@@ -248,7 +249,7 @@ def probability_writer(
     config: Any = None,
     tags: Mapping[str, Any] | None = None,
 ) -> Iterator[ProbabilityWriter]:
-    """Open a probability GeoTIFF for writing strip by strip (see the module docstring).
+    """Open a probability GeoTIFF for writing block by block (see the module docstring).
 
     Yields a :class:`ProbabilityWriter`; the file appears under ``path`` only when the block
     ends without an error and every row has been written, with internal overviews (average).
@@ -275,9 +276,9 @@ def probability_writer(
         with rasterio.open(tmp, "w", **profile) as dst:
             writer = ProbabilityWriter(dst, (height, width))
             yield writer
-            if writer.rows_written != height:
-                raise ConfigError(f"{path}: {writer.rows_written} of {height} rows written; "
-                                  "write every strip before closing")
+            if writer.pixels_written != height * width:
+                raise ConfigError(f"{path}: {writer.pixels_written} of {height * width} "
+                                  "pixels written; write every block before closing")
             for c in range(1, 6):
                 dst.set_band_description(c, f"P({CLASS_NAMES[c]}) percent")
             dst.scales = (0.01,) * 5

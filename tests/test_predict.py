@@ -25,7 +25,7 @@ from dfmask_lib.config import config_to_dict
 from dfmask_lib.errors import BandError, ConfigError, DataFileError, LabelError, MissingDataError
 from dfmask_lib.metrics import confusion_matrix, scores
 from dfmask_lib.patches import input_stack
-from dfmask_lib.predict import (PredictConfig, blend_strips, class_fractions, default_output,
+from dfmask_lib.predict import (PredictConfig, blend_blocks, class_fractions, default_output,
                                 predict_array, predict_product, resolve_checkpoint)
 from dfmask_lib.reader import read_product
 from dfmask_lib.train import TrainConfig
@@ -210,7 +210,7 @@ def test_contracts_checked_on_entry(trained):
         predict_array(trained, img, batch_size=0)
 
 
-def test_blend_strips_yields_every_row_once_in_order(trained):
+def test_blend_blocks_yields_every_pixel_once_in_order(trained):
     seen = []
     img = smooth_scene(300, 40)
 
@@ -219,11 +219,40 @@ def test_blend_strips_yields_every_row_once_in_order(trained):
         return img[:, r0:r1], (img[:, r0:r1] != 0).any(0)
 
     cfg = PredictConfig(window=96, overlap=32, device="cpu")
-    out = list(blend_strips(trained, rows, (300, 40), cfg))
+    out = list(blend_blocks(trained, rows, (300, 40), cfg))
     assert seen == [(0, 96), (64, 160), (128, 224), (192, 288), (224, 300)]
-    assert [(r0, p.shape[1]) for r0, p, _ in out] == [(0, 64), (64, 64), (128, 64), (192, 32),
-                                                      (224, 76)]
-    assert sum(p.shape[1] for _, p, _ in out) == 300
+    assert [(r0, c0, p.shape[1:]) for r0, c0, p, _ in out] == [
+        (0, 0, (64, 40)), (64, 0, (64, 40)), (128, 0, (64, 40)), (192, 0, (32, 40)),
+        (224, 0, (76, 40))]
+
+
+def _assemble(model, img, cfg):
+    h, w = img.shape[1:]
+    out, blocks = np.full((6, h, w), np.nan, np.float32), []
+    for r0, c0, p, v in blend_blocks(model, lambda a, b: (img[:, a:b], (img[:, a:b] != 0).any(0)),
+                                     (h, w), cfg):
+        assert np.isnan(out[:, r0:r0 + p.shape[1], c0:c0 + p.shape[2]]).all()  # each pixel once
+        out[:, r0:r0 + p.shape[1], c0:c0 + p.shape[2]] = p
+        blocks.append((r0, c0, p.shape[2]))
+    return out, blocks
+
+
+def test_column_panels_change_memory_not_the_result(trained):
+    # windows start at 0, 64, ..., 192, 224 on both axes: 5 window columns
+    img = smooth_scene(300, 310)
+    img[:, 100:180, 120:200] = 0  # a hole of no data: windows inside it are skipped
+    one, blocks1 = _assemble(trained, img, PredictConfig(window=96, overlap=32, device="cpu",
+                                                         panel_windows=10))
+    two, blocks2 = _assemble(trained, img, PredictConfig(window=96, overlap=32, device="cpu",
+                                                         panel_windows=2))
+    single, _ = _assemble(trained, img, PredictConfig(window=96, overlap=32, device="cpu",
+                                                      panel_windows=1))
+    assert not np.isnan(one).any() and not np.isnan(two).any()
+    assert [c for r, c, _ in blocks1 if r == 0] == [0]
+    assert [(c, w) for r, c, w in blocks2 if r == 0] == [(0, 128), (128, 96), (224, 86)]
+    np.testing.assert_allclose(two, one, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(single, one, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(one.sum(0)[(img != 0).any(0)], 1.0, atol=1e-5)
 
 
 def test_class_fractions_of_observed_pixels():

@@ -182,7 +182,7 @@ def test_small_cog_has_no_overviews(tmp_path):
         assert src.overviews(1) == [] and (src.read(1) == 4).all()
 
 
-def test_probability_writer_strips_percent_nodata(tmp_path):
+def test_probability_writer_blocks_percent_nodata(tmp_path):
     from dfmask_lib.writer import probability_writer
 
     rng = np.random.default_rng(1)
@@ -193,8 +193,10 @@ def test_probability_writer_strips_percent_nodata(tmp_path):
     target = tmp_path / "p.tif"
     with probability_writer(target, (300, 40), crs=CRS, transform=TRANSFORM, config=_Cfg(),
                             tags={"X": 1}) as w:
-        for r0 in range(0, 300, 128):
-            w.write(r0, p[:, r0:r0 + 128], valid[r0:r0 + 128])
+        for r0 in range(0, 300, 128):  # blocks of 128 x 24 px and the rest
+            for c0 in (0, 24):
+                w.write(r0, p[:, r0:r0 + 128, c0:c0 + 24], valid[r0:r0 + 128, c0:c0 + 24],
+                        col0=c0)
         assert not target.exists()  # only once complete
     with rasterio.open(target) as src:
         got = src.read()
@@ -209,10 +211,13 @@ def test_probability_writer_incomplete_or_bad_strip_leaves_nothing(tmp_path):
     from dfmask_lib.writer import probability_writer
 
     target = tmp_path / "p.tif"
-    with pytest.raises(ConfigError, match="10 of 20 rows"):
+    with pytest.raises(ConfigError, match="80 of 160 pixels"):
         with probability_writer(target, (20, 8), crs=CRS, transform=TRANSFORM) as w:
             w.write(0, np.zeros((6, 10, 8), np.float32), np.ones((10, 8), bool))
-    with pytest.raises(ConfigError, match=r"\(6, h, 8\)"):
+    with pytest.raises(ConfigError, match=r"inside the \(20, 8\) grid"):
         with probability_writer(target, (20, 8), crs=CRS, transform=TRANSFORM) as w:
             w.write(15, np.zeros((6, 10, 8), np.float32), np.ones((10, 8), bool))
+    with pytest.raises(ConfigError, match="at row 0, column 4"):
+        with probability_writer(target, (20, 8), crs=CRS, transform=TRANSFORM) as w:
+            w.write(0, np.zeros((6, 10, 8), np.float32), np.ones((10, 8), bool), col0=4)
     assert list(tmp_path.iterdir()) == []

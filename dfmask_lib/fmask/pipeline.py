@@ -15,18 +15,21 @@ from tqdm.auto import tqdm
 
 from ..classes import FMASK, recode
 from ..errors import BandError, ConfigError
-from ..scene import Scene
+from ..scene import S2_BANDS, Scene
 from . import commission, compose, indices, masks, probability, shadow
 from .config import FmaskConfig
 from ..progress import disable_bar
 
-__all__ = ["REQUIRED_BANDS", "FmaskResult", "run_fmask"]
+__all__ = ["REQUIRED_BANDS", "OPTIONAL_BANDS", "READ_BANDS", "FmaskResult", "run_fmask"]
 
 #: Bands Fmask cannot run without: blue, green, red, NIR (B8A), SWIR1, SWIR2.
 REQUIRED_BANDS: tuple[str, ...] = ("B02", "B03", "B04", "B8A", "B11", "B12")
 #: Optional bands: cirrus (B10) for the cirrus test and thin-cloud probability,
 #: B07 and B08 for the cloud displacement index.
 OPTIONAL_BANDS: tuple[str, ...] = ("B10", "B07", "B08")
+#: What :func:`dfmask_lib.fmask.fmask_product` reads of a product: these nine bands in
+#: product order (B01, B05, B06 and B09 are never used: 4 of 13 float32 layers saved).
+READ_BANDS: tuple[str, ...] = tuple(b for b in S2_BANDS if b in REQUIRED_BANDS + OPTIONAL_BANDS)
 #: Scenes at least this large show a progress bar by default.
 _PROGRESS_PIXELS = 4_000_000
 
@@ -60,7 +63,7 @@ def _check_inputs(scene: Scene, config: FmaskConfig, dem: np.ndarray | None,
     missing = [b for b in REQUIRED_BANDS if b not in scene.band_names]
     if missing:
         raise BandError(f"Fmask needs bands {missing} that the scene lacks (it has "
-                        f"{list(scene.band_names)}); read the product with all 13 bands")
+                        f"{list(scene.band_names)}); read the product with these bands")
     if not (np.isfinite(scene.sun_zenith) and 0 <= scene.sun_zenith < 90):
         raise ConfigError(f"sun zenith {scene.sun_zenith} deg is not a daytime angle; Fmask "
                           "needs sun angles: read a SAFE product (MTD_TL.xml) or set the "

@@ -1,4 +1,5 @@
-"""The I/O edge of Fmask: read a product, run :func:`run_fmask`, write the Fmask GeoTIFF.
+"""The I/O edge of Fmask: read a product (the nine bands of :data:`READ_BANDS`), run
+:func:`run_fmask`, write the Fmask GeoTIFF.
 
 The output uses Fmask 4's codes (0 land, 1 water, 2 shadow, 3 snow, 4 cloud, 255 fill)
 so that it can stand in for the authors' Fmask 4 label files; the training pipeline
@@ -21,7 +22,7 @@ from ..classes import FMASK
 from ..errors import BandError, ConfigError, DfmaskError
 from ..scene import S2_BANDS, ProductMetadata, Scene
 from .config import FmaskConfig
-from .pipeline import FmaskResult, run_fmask
+from .pipeline import READ_BANDS, FmaskResult, run_fmask
 
 __all__ = ["default_output", "fmask_product", "fmask_product_result", "ensure_fmask",
            "array_scene"]
@@ -41,6 +42,15 @@ def default_output(product: str | os.PathLike) -> Path:
     from ..reader import output_path
 
     return output_path(product, SUFFIX)
+
+
+def _bands_to_read(options: Mapping[str, Any]) -> tuple[str, ...]:
+    """:data:`READ_BANDS`, or those of them a GeoTIFF stack declares (``band_names``; all
+    it declares when none: :func:`run_fmask` then names the bands it lacks)."""
+    names = options.get("band_names")
+    if names is None:
+        return READ_BANDS
+    return tuple(b for b in READ_BANDS if b in names) or tuple(names)
 
 
 def fmask_product_result(product: str | os.PathLike, out: str | os.PathLike | None = None, *,
@@ -75,7 +85,8 @@ def fmask_product_result(product: str | os.PathLike, out: str | os.PathLike | No
         raise ConfigError(f"output {target} must be a .tif GeoTIFF")
     if target.exists() and not overwrite:
         raise ConfigError(f"{target} exists; pass overwrite=True (--overwrite) to replace it")
-    scene = require_observed(read_product(product, progress=progress, **options), product)
+    scene = require_observed(read_product(product, bands=_bands_to_read(options),
+                                          progress=progress, **options), product)
     result = run_fmask(scene, config, progress=None if progress else False,
                        keep_layers=keep_layers)
     tags = {"SOURCE": Path(product).name, "SENSING_TIME": scene.metadata.sensing_time,
