@@ -9,8 +9,8 @@ they cast with :func:`dfmask_lib.geometry.shadow_offset`, so shadow matching doe
   (long shadows; issue 13), as in the paper's scenes.
 
 Runs (each in its own process, so that each peak RSS is its own): the temperate tile with
-Fmask's intermediate layers kept (``run_fmask``, the main record), the same tile as the CLI
-runs it (``keep_layers=False``), the temperate tile at half the side (memory against tile
+Fmask's intermediate layers kept (``run_fmask`` on all 13 bands, the main record), the same
+tile as the CLI runs it (only Fmask's nine bands read, ``keep_layers=False``), the temperate tile at half the side (memory against tile
 size), and the polar tile. ``--only-main`` runs the first alone.
 
 Phases, each in its own process so that each peak RSS is its own:
@@ -121,11 +121,13 @@ def write_phase(folder: Path, size: int, seed: int, scene: str) -> None:
 
 def run_phase(folder: Path, scene_name: str, keep_layers: bool) -> dict[str, float]:
     from dfmask_lib.fmask import class_fractions, run_fmask
+    from dfmask_lib.fmask.pipeline import READ_BANDS
     from dfmask_lib.reader import read_product
 
     sun = SCENES[scene_name][3]
+    bands = S2_BANDS if keep_layers else READ_BANDS  # the CLI reads Fmask's nine bands only
     t0 = time.perf_counter()
-    scene = read_product(folder, progress=False)
+    scene = read_product(folder, bands=bands, progress=False)
     t_read = time.perf_counter() - t0
     scene = dataclasses.replace(scene, sun_zenith=sun[0], sun_azimuth=sun[1],
                                 metadata=dataclasses.replace(scene.metadata,
@@ -137,7 +139,7 @@ def run_phase(folder: Path, scene_name: str, keep_layers: bool) -> dict[str, flo
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
     heights = result.layers["cloud_heights"]
     return {"scene": scene_name, "sun_zenith": sun[0], "keep_layers": keep_layers,
-            "shape": list(scene.shape), "read_s": t_read, "fmask_s": t_fmask,
+            "bands": len(bands), "shape": list(scene.shape), "read_s": t_read, "fmask_s": t_fmask,
             "peak_rss_gb": peak_gb, "objects": int(len(heights) - 1),
             "matched": int(np.isfinite(heights).sum()),
             "fractions": {k: round(v, 4) for k, v in class_fractions(result.fmask).items()}}
@@ -178,7 +180,8 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, default=None)
     parser.add_argument("--scene", choices=sorted(SCENES), default="temperate")
     parser.add_argument("--drop-layers", action="store_true",
-                        help="(run phase) run_fmask(keep_layers=False), as the CLI")
+                        help="(run phase) Fmask's nine bands, run_fmask(keep_layers=False), "
+                             "as the CLI")
     parser.add_argument("--only-main", action="store_true",
                         help="only the main run (temperate tile, layers kept)")
     parser.add_argument("--record", type=Path,

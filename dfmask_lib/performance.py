@@ -347,14 +347,15 @@ def fmask_tile_table(record: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def fmask_tile_variants(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One row per run of the record (the main one first): ``scene``, ``side px``, ``sun
-    zenith``, ``layers`` (kept by ``run_fmask`` / dropped as the CLI does), ``read s``,
+    zenith``, ``bands`` read (13, or Fmask's nine as the CLI reads them), ``layers`` (kept by
+    ``run_fmask`` / dropped as the CLI does), ``read s``,
     ``Fmask s``, ``peak GB`` and ``bytes/px`` (peak RSS per pixel of the tile: memory against
     tile size). Records from before the variants give the main row only."""
     res = _results(record, "fmask_tile")
     runs = [{"scene": "temperate", "sun_zenith": 55.0, "keep_layers": True, **res},
             *res.get("variants", [])]
     return [{"scene": r["scene"], "side px": int(r["shape"][0]),
-             "sun zenith": _r(r["sun_zenith"], 1),
+             "sun zenith": _r(r["sun_zenith"], 1), "bands": int(r.get("bands", 13)),
              "layers": "kept" if r["keep_layers"] else "dropped (CLI)",
              "read s": _r(r["read_s"], 1), "Fmask s": _r(r["fmask_s"], 1),
              "peak GB": _r(r["peak_rss_gb"], 2),

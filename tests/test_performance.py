@@ -149,14 +149,14 @@ def test_tables_refuse_missing_and_wrong_records():
 
 def test_fmask_tile_variants_rows_and_polar_goals():
     main = {**FMASK, "scene": "temperate", "sun_zenith": 55.0, "keep_layers": True}
-    polar = {**FMASK, "scene": "polar", "sun_zenith": 75.0, "keep_layers": False,
+    polar = {**FMASK, "scene": "polar", "sun_zenith": 75.0, "keep_layers": False, "bands": 9,
              "fmask_s": 95.0, "peak_rss_gb": 3.02, "size": 5490}
     rec = _record("fmask_tile", {**main, "variants": [polar]})
     rows = perf.fmask_tile_variants(rec)
-    assert rows[1] == {"scene": "polar", "side px": 5490, "sun zenith": 75.0,
+    assert rows[1] == {"scene": "polar", "side px": 5490, "sun zenith": 75.0, "bands": 9,
                        "layers": "dropped (CLI)", "read s": 8.0, "Fmask s": 95.0,
                        "peak GB": 3.02, "bytes/px": 100.0}
-    assert rows[0]["bytes/px"] == round(4.18e9 / 5490 ** 2)
+    assert rows[0]["bytes/px"] == round(4.18e9 / 5490 ** 2) and rows[0]["bands"] == 13
     goals = perf.fmask_tile_goals(rec)
     assert [(g["goal"], g["status"]) for g in goals[2:]] == [
         ("polar tile: Fmask wall s <=", "missed"), ("polar tile: peak RSS GB <=", "met")]
