@@ -1,6 +1,10 @@
 """Write files and folders atomically: to a temporary name beside the target, then rename.
 
-A crash or a bad input never leaves a half-written output under the final name.
+A crash or a bad input never leaves a half-written output under the final name. The
+temporary's name says which process writes it (``.<name>.<host>-<pid>.<random>.part``), so
+that the next write of the same target removes what a killed process left (a half-written
+full-tile SAFE is gigabytes): a temporary of this host whose process no longer runs
+(:func:`sweep_stale`). Temporaries of other hosts (a shared file system) are left alone.
 """
 
 from __future__ import annotations
@@ -11,13 +15,63 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
+import socket
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-__all__ = ["atomic_path", "atomic_dir", "write_csv", "write_json", "nan_to_none", "ResultFiles"]
+__all__ = ["atomic_path", "atomic_dir", "sweep_stale", "write_csv", "write_json", "nan_to_none",
+           "ResultFiles"]
+
+log = logging.getLogger(__name__)
+
+_HOST = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
+_OWNED = re.compile(r"(?P<host>[A-Za-z0-9_-]+)-(?P<pid>\d+)\.")
+
+
+def _owner_prefix(name: str) -> str:
+    return f".{name}.{_HOST}-{os.getpid()}."
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def sweep_stale(target: str | os.PathLike, name: str | None = None) -> list[Path]:
+    """Remove the temporaries that killed writes of ``target`` left beside it.
+
+    A temporary ``.<name>.<host>-<pid>.*.part*`` (``name``: the target's stem for files, its
+    name for folders) is removed when ``host`` is this host and process ``pid`` no longer
+    runs. Returns what was removed.
+    """
+    target = Path(target)
+    prefix = f".{target.name if name is None else name}."
+    removed = []
+    if not target.parent.is_dir():
+        return removed
+    for path in target.parent.iterdir():
+        if not (path.name.startswith(prefix) and ".part" in path.name):
+            continue
+        m = _OWNED.match(path.name[len(prefix):])
+        if not m or m["host"] != _HOST or int(m["pid"]) == os.getpid() \
+                or _running(int(m["pid"])):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        log.info("removed %s, left by an interrupted write", path)
+        removed.append(path)
+    return removed
 
 
 @contextmanager
@@ -29,7 +83,8 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".part" + target.suffix,
+    sweep_stale(target, target.stem)
+    fd, tmp = tempfile.mkstemp(prefix=_owner_prefix(target.stem), suffix=".part" + target.suffix,
                                dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
@@ -53,7 +108,9 @@ def atomic_dir(target: str | os.PathLike, overwrite: bool = False) -> Iterator[P
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} exists; remove it or allow overwriting")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    sweep_stale(target)
+    tmp = Path(tempfile.mkdtemp(prefix=_owner_prefix(target.name), suffix=".part",
+                                dir=target.parent))
     try:
         yield tmp
         if target.exists():

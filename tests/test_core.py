@@ -103,6 +103,36 @@ def test_atomic_dir(tmp_path):
     assert sorted(p.name for p in target.iterdir()) == ["b"]
 
 
+def test_a_killed_write_leaves_a_temporary_that_the_next_write_removes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from dfmask_lib import atomic
+
+    code = ("import os, signal, sys\n"
+            "from dfmask_lib.atomic import atomic_dir, atomic_path\n"
+            "with atomic_dir(sys.argv[1]) as d, atomic_path(sys.argv[2]) as f:\n"
+            "    (d / 'half').write_text('x'); f.write_text('half')\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    folder, file = tmp_path / "prod.SAFE", tmp_path / "map.tif"
+    proc = subprocess.run([sys.executable, "-c", code, str(folder), str(file)])
+    assert proc.returncode == -signal.SIGKILL
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert len(left) == 2 and all(".part" in n for n in left)  # nothing under a final name
+    # temporaries of a running process or of another host are not touched
+    alive = tmp_path / f".map.{atomic._HOST}-1.abc.part.tif"
+    other = tmp_path / ".map.otherhost-999999.abc.part.tif"
+    alive.write_text(""), other.write_text("")
+    with atomic_path(file) as tmp:
+        tmp.write_text("whole")
+    with atomic_dir(folder) as tmp:
+        (tmp / "a").write_text("1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [alive.name, other.name, "map.tif", "prod.SAFE"])
+    assert file.read_text() == "whole" and [p.name for p in folder.iterdir()] == ["a"]
+
+
 @dataclasses.dataclass(frozen=True)
 class _Cfg:
     lr: float = 1e-3
