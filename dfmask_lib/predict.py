@@ -655,9 +655,9 @@ def predict_product(
     rows a window row still needs, in one buffer filled in place), and the blending runs in
     column panels of fixed width (:func:`blend_blocks`); what still grows with the tile is
     small (the uint8 class map and labels, 2 bytes per pixel, and the row carry of the
-    blending). Peak RSS, stage 0: 1.40 GB on a 2748 px tile, 1.52 GB on a 5490 px one (x1.09;
-    it was x1.19 with full-width buffers; 2026-12-01, ``benchmarks/predict_tile.py`` gives
-    the current figures per stage).
+    blending). Peak RSS on a 2748 / 5490 px tile (``benchmarks/predict_tile.py``,
+    2026-12-01): stage 0 1.38 / 1.51 GB (x1.09; x1.19 with the full-width buffers before),
+    stage 3 1.93 / 2.02 GB (x1.05).
 
     Caching: a sidecar (:mod:`dfmask_lib.cache`) records the checkpoint, the product, the
     config, the reader options and the code version; an output that is up to date is not
