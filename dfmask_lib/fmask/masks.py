@@ -127,14 +127,27 @@ def scsi(green: np.ndarray, ndsi: np.ndarray, obs: np.ndarray, window: int = 501
     """
     check_arrays("scsi", green=green, ndsi=ndsi, obs=obs)
     check_masks("scsi", obs=obs)
+    # in place, the same operations in the same order as
+    # sqrt(clip(nan_to_num(E[g^2] / w - (E[g] / w)^2), 0)) x (1 - NDSI): float64 layers of a
+    # full tile are 240 MB each
     w = ndi.uniform_filter(obs.astype(np.float64), window, mode="constant")
     g = np.where(obs, green, 0).astype(np.float64)
     mean = ndi.uniform_filter(g, window, mode="constant")
-    mean_sq = ndi.uniform_filter(g * g, window, mode="constant")
+    np.multiply(g, g, out=g)
+    var = ndi.uniform_filter(g, window, mode="constant")  # E[g^2]
+    del g
     with np.errstate(invalid="ignore", divide="ignore"):
-        var = mean_sq / w - (mean / w) ** 2
-    std = np.sqrt(np.clip(np.nan_to_num(var), 0, None))
-    return (std * (1 - ndsi)).astype(np.float32)
+        np.divide(var, w, out=var)
+        np.divide(mean, w, out=mean)
+    del w
+    np.square(mean, out=mean)
+    np.subtract(var, mean, out=var)
+    del mean
+    np.nan_to_num(var, copy=False)
+    np.clip(var, 0, None, out=var)
+    np.sqrt(var, out=var)  # the std
+    var *= 1 - ndsi
+    return var.astype(np.float32)
 
 
 def absolute_snow(green: np.ndarray, ndsi: np.ndarray, snow: np.ndarray, obs: np.ndarray,

@@ -149,12 +149,13 @@ def run_fmask(scene: Scene, config: FmaskConfig = FmaskConfig(), *,
     obs = masks.observation_mask(scene.bands(used), scene.valid)
     put(observed=obs)
     bar.update()
-    # 2. Indices.
+    # 2. Indices. The CDI first: its float64 local variances are the largest temporaries of
+    # the pipeline, and they cost least while no other layer is held.
+    cdi = (indices.cdi(scene.band("B07"), scene.band("B08"), nir, config.cdi_window)
+           if {"B07", "B08"} <= has else None)
     ndvi, ndsi = indices.ndvi(red, nir), indices.ndsi(green, swir1)
     ndbi, white = indices.ndbi(swir1, nir), indices.whiteness(blue, green, red)
     hot = indices.hot(blue, red)
-    cdi = (indices.cdi(scene.band("B07"), scene.band("B08"), nir, config.cdi_window)
-           if {"B07", "B08"} <= has else None)
     put(ndvi=ndvi, ndsi=ndsi, ndbi=ndbi, whiteness=white, hot=hot, cdi=cdi)
     bar.update()
     # 3-4. Potential snow and water.
@@ -199,9 +200,10 @@ def run_fmask(scene: Scene, config: FmaskConfig = FmaskConfig(), *,
     put(cloud_before_commission=cloud)
     pfp = commission.potential_false_positives(ndbi, ndvi, snow, cdi, config, water=water,
                                                obs=obs, resolution=scene.resolution)
+    del ndvi, ndsi, ndbi, white, hot, ncirrus  # not needed any more: freed before the objects
     cloud = commission.remove_commission(cloud, pfp, cdi, scene.resolution, config)
     put(potential_false_positive=pfp, cloud=cloud)
-    del pfp, ndvi, ndsi, ndbi, white, hot, cdi, ncirrus  # not needed any more
+    del pfp, cdi
     bar.update()
     # 10-11. Potential shadow and matching.
     if few_clear or not cloud.any():

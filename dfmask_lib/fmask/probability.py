@@ -24,7 +24,8 @@ __all__ = [
 def thin_cloud_probability(cirrus: np.ndarray, config: FmaskConfig = FmaskConfig()) -> np.ndarray:
     """max(cirrus / 0.04, 0) (Z15): normalised cirrus of 0.04 is certainly cloud. float32."""
     check_arrays("thin_cloud_probability", cirrus=cirrus)
-    return np.maximum(cirrus / np.float32(config.thin_cloud_cirrus), 0).astype(np.float32)
+    thin = np.divide(cirrus, np.float32(config.thin_cloud_cirrus), dtype=np.float32)
+    return np.maximum(thin, 0, out=thin)
 
 
 def water_cloud_probability(swir1: np.ndarray, thin: np.ndarray,
@@ -52,18 +53,25 @@ def land_cloud_probability(ndsi: np.ndarray, ndvi: np.ndarray, ndbi: np.ndarray,
     check_arrays("land_cloud_probability", ndsi=ndsi, ndvi=ndvi, ndbi=ndbi, whiteness=whiteness,
                  hot=hot, thin=thin, clear_land=clear_land)
     check_masks("land_cloud_probability", clear_land=clear_land)
-    variability = 1 - np.maximum.reduce([np.abs(ndsi), np.abs(ndvi), np.abs(ndbi), whiteness])
+    # in place (one (H, W) float32 at a time: a full tile is 120 MB per layer), the same
+    # operations in the same order as 1 - max(|NDSI|, |NDVI|, |NDBI|, whiteness)
+    prob = np.abs(ndsi, dtype=np.float32)
+    for other in (np.abs(ndvi), np.abs(ndbi), whiteness):
+        np.maximum(prob, other, out=prob)
+    np.subtract(np.float32(1), prob, out=prob)  # variability
     low, high = masked_percentile(hot, clear_land,
                                   [config.hot_low_percentile, config.hot_high_percentile],
                                   config.percentile_sample)
     if np.isnan(low):
-        brightness = np.float32(1)
-        low = high = float("nan")
+        low = high = float("nan")  # brightness 1
     else:
         low, high = float(low) - config.hot_margin, float(high) + config.hot_margin
-        brightness = np.clip((hot - np.float32(low)) / np.float32(high - low), 0, 1)
-    prob = variability * brightness + np.float32(config.thin_cloud_weight) * thin
-    return prob.astype(np.float32), (low, high)
+        brightness = np.subtract(hot, np.float32(low), dtype=np.float32)
+        brightness /= np.float32(high - low)
+        prob *= np.clip(brightness, 0, 1, out=brightness)
+        del brightness
+    prob += np.float32(config.thin_cloud_weight) * thin
+    return prob, (low, high)
 
 
 @dataclass(frozen=True, eq=False)
