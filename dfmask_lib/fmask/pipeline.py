@@ -105,11 +105,12 @@ def run_fmask(scene: Scene, config: FmaskConfig = FmaskConfig(), *,
         progress: tqdm bars; None = only for scenes of 4 Mpx or more.
         keep_layers: keep the intermediate rasters in ``layers`` (for figures). False (the
             CLI) keeps only its numbers and frees each raster after its last use. Peak RSS
-            of a 5490 px tile (``benchmarks/fmask_tile.py``, 2026-12-01): 4.18 GB with all
-            13 bands read and the layers kept, 3.67 GB as the CLI runs it (the nine
-            :data:`READ_BANDS`, layers freed); 1.14 GB for a 2748 px tile. Memory grows
-            with the tile, about 0.3 GB + 110 bytes per pixel: the thresholds, the flood
-            fill and the cloud objects are scene-wide, and the steps keep whole-tile layers.
+            of a 5490 px tile (``benchmarks/fmask_tile.py``, 2026-12-02): 4.14 GB with all
+            13 bands read and the layers kept, 3.20 GB as the CLI runs it (the nine
+            :data:`READ_BANDS`, layers freed; 3.52 GB on the snowy polar tile); 0.99 GB for
+            a 2748 px tile. Memory grows with the tile, about 0.3 GB + 95 bytes per pixel:
+            the thresholds, the flood fill and the cloud objects are scene-wide, and the
+            steps keep whole-tile layers.
 
     Returns:
         :class:`FmaskResult`. ``layers`` holds float32 ``ndvi, ndsi, ndbi, whiteness, hot,
