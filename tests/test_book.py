@@ -530,10 +530,16 @@ def test_book_config_renders_offline_without_executing():
     assert "div.cell_output pre" in css and "table.dfmask-table" in css and "pre-wrap" in css
 
 
-def test_kernels_log_no_transport_warnings(nbdir, tmp_path, capfd):
-    # ipykernel warns on every start that TCP is unencrypted: noise in every runner log
-    execute_notebook(nbdir / "01_tiny.py", tmp_path / "t.ipynb", {"x": 2}, cwd=tmp_path)
-    err = capfd.readouterr().err
-    assert "without encryption" not in err and "IPKernelApp" not in err
+def test_kernels_log_no_transport_warnings(nbdir, tmp_path):
+    # ipykernel warns on every start that TCP is unencrypted: noise in every runner log. In a
+    # process of its own, so that a kernel of an earlier test still shutting down cannot
+    # write into what is checked.
+    code = ("import sys; from pathlib import Path; from dfmask_lib.book import execute_notebook;"
+            "execute_notebook(Path(sys.argv[1]), Path(sys.argv[2]), {'x': 2}, cwd=Path(sys.argv[3]))")
+    proc = subprocess.run([sys.executable, "-c", code, str(nbdir / "01_tiny.py"),
+                           str(tmp_path / "t.ipynb"), str(tmp_path)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "without encryption" not in proc.stderr and "IPKernelApp" not in proc.stderr
     outputs = json.loads((tmp_path / "t.ipynb").read_text())["cells"][-1]["outputs"]
     assert "".join(outputs[0]["text"]).strip().endswith("4")
