@@ -70,7 +70,8 @@
 # data/paper-dryrun` writes full-size synthetic stand-in products laid out like this and runs
 # the paper profile on them with one epoch per stage on the CPU (a dry run of the mechanics, not
 # of the results). It has run end to end on 2 CPU cores with full-size stand-ins (2 / 1 / 1
-# products) in a little over two hours; the README gives the times of that run.
+# products) in a little over two hours; the README gives the times and the memory of that run,
+# which say what machine to plan on.
 
 # %% tags=["parameters"]
 # A folder laid out as <root>/TRAIN|VALIDATION|TEST/<product>.SAFE ("" to skip the check).
