@@ -76,7 +76,8 @@ def dry_run_profile(paper: Profile, root: str | os.PathLike,
 
     Every parameter ``data/paper`` becomes ``root``, every path under
     ``data/generated/paper`` moves to ``generated`` (default ``data/generated/<root's name>``,
-    so dry runs on different stand-ins keep apart what they compute), epochs become 1 (per stage), the
+    so dry runs on different stand-ins keep apart what they compute), epochs become 1 (per
+    stage), the
     device the CPU, data-loading single-process, the comparison one timed round of the
     project's Fmask and the dfmask models; the paper's batch size, precision and everything
     else stay.

@@ -321,7 +321,8 @@ def blend_blocks(
                             acc[6, :, c - a:c - a + ww] += weight
                     bar.update(len(cols))
                 last_panel = k == len(panels) - 1
-                final = (end if last_panel else panels[k + 1][0]) - a  # columns no later panel touches
+                # columns no later panel touches
+                final = (end if last_panel else panels[k + 1][0]) - a
                 carry = None if last_panel else acc[:, :, final:].clone()
                 if below is not None:
                     below[:, :, a:a + final] = acc[:, done:, :final]
@@ -532,10 +533,15 @@ def _sha256(path: Path) -> str:
 
 class _ProductRows:
     """A :data:`RowReader` over a product: reads strips of ``strip_rows`` rows into one buffer
-    of ``strip_rows + keep_rows`` rows, keeping the rows a later call still asks for."""
+    of ``strip_rows + keep_rows`` rows, keeping the rows a later call still asks for.
+
+    ``keep_rows`` >= the window height (``PredictConfig.window``) is enough: a call asks for
+    at most a window's rows, so it keeps fewer rows than a window and reads at most a strip or
+    a window's rows more.
+    """
 
     def __init__(self, product: Path, input_set: str, grid: Any, strip_rows: int,
-                 options: Mapping[str, Any], keep_rows: int = DEFAULT_WINDOW) -> None:
+                 options: Mapping[str, Any], keep_rows: int) -> None:
         self.product, self.input_set, self.grid = product, input_set, grid
         self.strip_rows, self.options = strip_rows, dict(options)
         self.bands = bands_for(input_set)
@@ -572,11 +578,6 @@ class _ProductRows:
             keep = max(0, r0 - self.start)  # rows before r0 are not asked for again
             kept = self.end - self.start - keep
             rows = kept + stop - self.end
-            if rows > self.image.shape[1]:  # a window taller than planned: grow once
-                self.image = np.concatenate([self.image, np.zeros_like(
-                    self.image[:, : rows - self.image.shape[1]])], axis=1)
-                self.valid = np.concatenate([self.valid, np.zeros_like(
-                    self.valid[: rows - self.valid.shape[0]])])
             self.image[:, :kept] = self.image[:, keep:keep + kept]
             self.valid[:kept] = self.valid[keep:keep + kept]
             scene = self.read(self.end, stop)

@@ -210,7 +210,7 @@ def _config_tags(config: Any, tags: Mapping[str, Any] | None) -> dict[str, str]:
 
 
 class ProbabilityWriter:
-    """Writes the blocks of a probability map into an open dataset (see :func:`probability_writer`)."""
+    """Writes the blocks of a probability map into an open dataset (:func:`probability_writer`)."""
 
     def __init__(self, dataset: Any, shape: tuple[int, int]) -> None:
         self._ds = dataset

@@ -535,7 +535,8 @@ def test_kernels_log_no_transport_warnings(nbdir, tmp_path):
     # process of its own, so that a kernel of an earlier test still shutting down cannot
     # write into what is checked.
     code = ("import sys; from pathlib import Path; from dfmask_lib.book import execute_notebook;"
-            "execute_notebook(Path(sys.argv[1]), Path(sys.argv[2]), {'x': 2}, cwd=Path(sys.argv[3]))")
+            "execute_notebook(Path(sys.argv[1]), Path(sys.argv[2]), {'x': 2},"
+            " cwd=Path(sys.argv[3]))")
     proc = subprocess.run([sys.executable, "-c", code, str(nbdir / "01_tiny.py"),
                            str(tmp_path / "t.ipynb"), str(tmp_path)], capture_output=True,
                           text=True, timeout=300)

@@ -150,8 +150,8 @@ def run_fmask(scene: Scene, config: FmaskConfig = FmaskConfig(), *,
     obs = masks.observation_mask(scene.bands(used), scene.valid)
     put(observed=obs)
     bar.update()
-    # 2. Indices. The CDI first: its float64 local variances are the largest temporaries of
-    # the pipeline, and they cost least while no other layer is held.
+    # 2. Indices. The CDI first: its float64 local variances are among the largest
+    # temporaries of the pipeline, and they cost least while no other layer is held.
     cdi = (indices.cdi(scene.band("B07"), scene.band("B08"), nir, config.cdi_window)
            if {"B07", "B08"} <= has else None)
     ndvi, ndsi = indices.ndvi(red, nir), indices.ndsi(green, swir1)
