@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-__all__ = ["atomic_path", "atomic_dir", "sweep_stale", "write_csv", "write_json", "nan_to_none",
+__all__ = ["atomic_path", "atomic_dir", "scratch_path", "sweep_stale", "write_csv", "write_json", "nan_to_none",
            "ResultFiles"]
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,26 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextmanager
+def scratch_path(target: str | os.PathLike, suffix: str) -> Iterator[Path]:
+    """Yield the path of a scratch file beside ``target`` (an empty file), removed at the end.
+
+    Named like the target's temporaries (``.<stem>.<host>-<pid>.<random>.part<suffix>``),
+    so that one a killed process left behind is removed by the next write's
+    :func:`sweep_stale`; ``suffix`` says what it holds (e.g. ``.bands``).
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale(target, target.stem)
+    fd, tmp = tempfile.mkstemp(prefix=_owner_prefix(target.stem), suffix=".part" + suffix,
+                               dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 @contextmanager

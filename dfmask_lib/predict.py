@@ -54,6 +54,7 @@ from .errors import BandError, ConfigError, DataFileError, DfmaskError, LabelErr
 from .metrics import Scores, confusion_matrix, scores
 from .patches import INPUT_SETS, bands_for, input_stack
 from .progress import disable_bar
+from .windows import STRIP_MULTIPLE, STRIP_PIXELS, strip_rows_for  # noqa: F401 (re-exported)
 from .windows import ALIGN, DEFAULT_OVERLAP, DEFAULT_WINDOW, blend_weights, check_tiling, \
     prediction_windows
 
@@ -118,22 +119,6 @@ class PredictConfig:
                                                              and self.strip_rows < 1):
             raise ConfigError(f"batch_size, panel_windows and strip_rows must be >= 1, got "
                               f"{self.batch_size}, {self.panel_windows}, {self.strip_rows}")
-
-
-#: Pixels read per strip of a product (:func:`strip_rows_for`).
-STRIP_PIXELS = 6_000_000
-#: Strips are multiples of this many rows, so that no strip boundary cuts through a row of
-#: the 1024 px JPEG2000 tiles of L1C bands (20 m bands: 1024 rows; 10 m bands: 512 rows at
-#: 20 m). Cutting them costs: 512-row strips made a 5490 px tile 1.5x slower (155 s against
-#: 106 s for stage 0, ``benchmarks/predict_tile.py`` host, 2026-12).
-STRIP_MULTIPLE = 1024
-
-
-def strip_rows_for(width: int) -> int:
-    """Rows per strip read from a product of ``width`` px: about :data:`STRIP_PIXELS` pixels,
-    a multiple of :data:`STRIP_MULTIPLE` rows, at least one multiple (5490 px -> 1024 rows,
-    2748 -> 2048)."""
-    return max(1, STRIP_PIXELS // max(1, int(width)) // STRIP_MULTIPLE) * STRIP_MULTIPLE
 
 
 @dataclass(frozen=True, eq=False)

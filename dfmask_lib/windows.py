@@ -39,7 +39,7 @@ from .errors import ConfigError
 __all__ = [
     "ALIGN", "DEFAULT_WINDOW", "DEFAULT_OVERLAP", "window_starts", "scene_windows",
     "labelled_windows", "round_up", "check_tiling", "tile_starts", "prediction_windows",
-    "taper", "blend_weights",
+    "taper", "blend_weights", "STRIP_PIXELS", "STRIP_MULTIPLE", "strip_rows_for",
 ]
 
 #: Window starts and sizes of prediction are multiples of this: 2**5, the input factor of
@@ -182,3 +182,19 @@ def blend_weights(height: int, width: int, overlap: int = DEFAULT_OVERLAP) -> np
     weight x softmax, divided by the sum of the weights.
     """
     return np.outer(taper(height, overlap), taper(width, overlap)).astype(np.float32)
+
+
+#: Pixels read per strip of a product (:func:`strip_rows_for`; prediction and Fmask).
+STRIP_PIXELS = 6_000_000
+#: Strips are multiples of this many rows, so that no strip boundary cuts through a row of
+#: the 1024 px JPEG2000 tiles of L1C bands (20 m bands: 1024 rows; 10 m bands: 512 rows at
+#: 20 m). Cutting them costs: 512-row strips made a 5490 px tile 1.5x slower (155 s against
+#: 106 s for stage 0, ``benchmarks/predict_tile.py`` host, 2026-12).
+STRIP_MULTIPLE = 1024
+
+
+def strip_rows_for(width: int) -> int:
+    """Rows per strip read from a product of ``width`` px: about :data:`STRIP_PIXELS` pixels,
+    a multiple of :data:`STRIP_MULTIPLE` rows, at least one multiple (5490 px -> 1024 rows,
+    2748 -> 2048)."""
+    return max(1, STRIP_PIXELS // max(1, int(width)) // STRIP_MULTIPLE) * STRIP_MULTIPLE

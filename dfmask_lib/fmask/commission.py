@@ -16,7 +16,8 @@ from ..errors import ConfigError
 from ._util import check_arrays, check_masks
 from .config import FmaskConfig
 
-__all__ = ["line_filter", "potential_false_positives", "remove_commission"]
+__all__ = ["line_filter", "potential_false_positives", "false_positive_context", "eroded_core",
+           "near", "commission_radius", "remove_commission"]
 
 #: The four 3-pixel line directions (horizontal, vertical, both diagonals).
 _LINES = (
@@ -82,6 +83,37 @@ def potential_false_positives(ndbi: np.ndarray, ndvi: np.ndarray, snow: np.ndarr
     return out & obs if obs is not None else out
 
 
+def false_positive_context(config: FmaskConfig, resolution: float) -> int:
+    """Rows of context a strip needs for :func:`potential_false_positives` to equal the whole
+    scene's: the buffer's half-width, plus the CDI's half window and the line filter's row."""
+    return int(config.false_positive_buffer_m // resolution) + config.cdi_window // 2 + 1
+
+
+def commission_radius(config: FmaskConfig, resolution: float) -> int:
+    """The erosion radius of step 9 in pixels: ``erode_m`` (90 m, Q19) rounded."""
+    return int(np.floor(config.erode_m / resolution + 0.5))
+
+
+def eroded_core(cloud: np.ndarray, radius: int) -> np.ndarray:
+    """Cloud pixels farther than ``radius`` px from every non-cloud pixel (erosion by a disk).
+
+    Outside the array is not non-cloud: a strip of rows with ``radius + 1`` rows of context
+    gives the whole scene's answer, and an array with no non-cloud pixel is all core. bool.
+    """
+    if cloud.all():
+        return cloud.copy()
+    return ndi.distance_transform_edt(cloud) > radius
+
+
+def near(kept: np.ndarray, distance: int) -> np.ndarray:
+    """Pixels within ``distance`` px of a ``kept`` pixel (dilation by a disk); none if nothing
+    is kept. As :func:`eroded_core`, a strip with ``distance + 1`` rows of context gives the
+    whole scene's answer. bool."""
+    if not kept.any():
+        return np.zeros_like(kept)
+    return ndi.distance_transform_edt(~kept) <= distance
+
+
 def remove_commission(cloud: np.ndarray, false_positive: np.ndarray, cdi: np.ndarray | None,
                       resolution: float, config: FmaskConfig = FmaskConfig()) -> np.ndarray:
     """Step 9 on a bool (H, W) cloud mask; returns the cleaned bool (H, W) mask.
@@ -107,17 +139,15 @@ def remove_commission(cloud: np.ndarray, false_positive: np.ndarray, cdi: np.nda
     cloud = cloud.copy()
     if not cloud.any():
         return cloud
-    radius = int(np.floor(config.erode_m / resolution + 0.5))
+    radius = commission_radius(config, resolution)
     if radius >= 1 and (cloud & false_positive).any():
         # Erosion and dilation by Euclidean disks as distance transforms: exact, fast on a tile.
-        core = ndi.distance_transform_edt(cloud) > radius
-        kept = cloud & (core | ~false_positive)
+        kept = cloud & (eroded_core(cloud, radius) | ~false_positive)
         objects, n = ndi.label(cloud, structure=EIGHT)
         survived = np.zeros(n + 1, dtype=bool)
         survived[objects[kept]] = True
         survived[0] = False
-        if kept.any():
-            cloud &= ndi.distance_transform_edt(~kept) <= 2 * radius
+        cloud &= near(kept, 2 * radius)
         cloud &= survived[objects]
     labels, n = ndi.label(cloud, structure=EIGHT)
     if n == 0:

@@ -84,11 +84,26 @@ _VARIANCE_FLOOR = 1e-10
 
 
 def _local_variance(x: np.ndarray, size: int) -> np.ndarray:
-    # float64: E[x^2] - E[x]^2 on ratios near 1 cancels badly in float32.
+    """Variance over ``size`` x ``size`` windows (edges mirrored), float32.
+
+    float64: E[x^2] - E[x]^2 on ratios near 1 cancels badly in float32. The window means are
+    direct weighted sums (``correlate1d``), not running sums as in ``uniform_filter``: each
+    pixel's value depends only on the pixels of its window, so a strip of rows with
+    ``size // 2`` rows of context gives the whole scene's values bit for bit
+    (:mod:`dfmask_lib.fmask.strips`).
+    """
     x = x.astype(np.float64)
-    mean = ndi.uniform_filter(x, size, mode="reflect")
-    var = ndi.uniform_filter(x * x, size, mode="reflect")
-    var -= mean * mean
+    weights = np.full(size, 1.0 / size)
+
+    def mean(a: np.ndarray) -> np.ndarray:
+        return ndi.correlate1d(ndi.correlate1d(a, weights, axis=0, mode="reflect"), weights,
+                               axis=1, mode="reflect")
+
+    m = mean(x)
+    np.multiply(x, x, out=x)
+    var = mean(x)
+    del x
+    var -= m * m
     var[var < _VARIANCE_FLOOR] = 0.0
     return var.astype(np.float32)
 

@@ -8,16 +8,17 @@ RSE 159:269-277) and Qiu, Zhu & He 2019 (Q19, RSE 231:111205).
 
 from __future__ import annotations
 
-import numpy as np
-from scipy import ndimage as ndi
+from typing import Callable
 
-from ..errors import BandError
-from ._util import check_arrays, check_masks, masked_percentile
+import numpy as np
+
+from ..errors import BandError, ConfigError
+from ._util import BoxSums, check_arrays, check_masks, masked_percentile
 from .config import FmaskConfig
 
 __all__ = [
     "observation_mask", "potential_snow", "water_test", "basic_cloud_test",
-    "normalized_cirrus", "scsi", "absolute_snow",
+    "normalized_cirrus", "remove_cirrus_background", "ScsiRows", "scsi", "absolute_snow",
 ]
 
 
@@ -110,6 +111,11 @@ def normalized_cirrus(cirrus: np.ndarray, pcp: np.ndarray, obs: np.ndarray,
     check_masks("normalized_cirrus", pcp=pcp, obs=obs)
     dark = masked_percentile(cirrus, obs & ~pcp, config.cirrus_dark_percentile,
                              config.percentile_sample)
+    return remove_cirrus_background(cirrus, dark, obs)
+
+
+def remove_cirrus_background(cirrus: np.ndarray, dark: float, obs: np.ndarray) -> np.ndarray:
+    """max(cirrus - dark, 0), 0 outside ``obs`` (``dark`` NaN: nothing to remove). float32."""
     if np.isnan(dark):
         dark = 0.0
     out = np.maximum(cirrus - np.float32(dark), 0).astype(np.float32)
@@ -117,37 +123,65 @@ def normalized_cirrus(cirrus: np.ndarray, pcp: np.ndarray, obs: np.ndarray,
     return out
 
 
+class ScsiRows:
+    """The spectral-contextual snow index (:func:`scsi`) of a scene, strip by strip.
+
+    ``rows(a, b)`` gives (green float32, obs bool) of image rows a .. b; calling the object
+    with (r0, r1, ndsi of those rows) returns the SCSI of rows r0 .. r1 (strips in order,
+    each starting where the last ended). The window sums are :class:`BoxSums`, so the values
+    do not depend on the strips: :func:`scsi` on a whole scene is this object over strips.
+    """
+
+    def __init__(self, rows: Callable[[int, int], tuple[np.ndarray, np.ndarray]],
+                 height: int, window: int = 501) -> None:
+        if window < 1 or window % 2 == 0:
+            raise ConfigError(f"the SCSI window must be an odd number of pixels, got {window}")
+
+        def layers(a: int, b: int) -> np.ndarray:
+            green, obs = rows(a, b)
+            g = np.where(obs, green, 0).astype(np.float64)
+            return np.stack([obs.astype(np.float64), g, g * g])
+
+        self._sums = BoxSums(layers, height, window // 2)
+
+    def __call__(self, r0: int, r1: int, ndsi: np.ndarray) -> np.ndarray:
+        n, total, squares = self._sums(r0, r1)  # observed pixels, sum g, sum g^2 per window
+        with np.errstate(invalid="ignore", divide="ignore"):
+            np.divide(squares, n, out=squares)  # E[g^2]
+            np.divide(total, n, out=total)  # E[g]
+        del n
+        np.square(total, out=total)
+        np.subtract(squares, total, out=squares)
+        del total
+        np.nan_to_num(squares, copy=False)  # no observed pixel in the window: 0
+        np.clip(squares, 0, None, out=squares)
+        np.sqrt(squares, out=squares)  # the std
+        squares *= 1 - ndsi
+        return squares.astype(np.float32)
+
+
+#: Rows per strip when :func:`scsi` runs on a whole scene (float64 temporaries: ~24 B/px).
+_SCSI_STRIP_PIXELS = 2_000_000
+
+
 def scsi(green: np.ndarray, ndsi: np.ndarray, obs: np.ndarray, window: int = 501) -> np.ndarray:
     """Spectral-contextual snow index (Q19 sect. 2.2.2): local std of green x (1 - NDSI).
 
-    The std is over a ``window`` square (501 px = 10 km at 20 m) of observed pixels,
-    computed from moving means of green and green^2 (float64: the variance is ~1e-6).
-    Snow fields are smooth and high in NDSI, so SCSI is tiny there, while clouds over
-    snow are textured. float32 (H, W).
+    The std is over a ``window`` square (501 px = 10 km at 20 m) of observed pixels (zero
+    outside the image), from window sums of 1, green and green^2 (float64: the variance is
+    ~1e-6). Snow fields are smooth and high in NDSI, so SCSI is tiny there, while clouds
+    over snow are textured. float32 (H, W). Computed in strips (:class:`ScsiRows`).
     """
     check_arrays("scsi", green=green, ndsi=ndsi, obs=obs)
     check_masks("scsi", obs=obs)
-    # in place, the same operations in the same order as
-    # sqrt(clip(nan_to_num(E[g^2] / w - (E[g] / w)^2), 0)) x (1 - NDSI): float64 layers of a
-    # full tile are 240 MB each
-    w = ndi.uniform_filter(obs.astype(np.float64), window, mode="constant")
-    g = np.where(obs, green, 0).astype(np.float64)
-    mean = ndi.uniform_filter(g, window, mode="constant")
-    np.multiply(g, g, out=g)
-    var = ndi.uniform_filter(g, window, mode="constant")  # E[g^2]
-    del g
-    with np.errstate(invalid="ignore", divide="ignore"):
-        np.divide(var, w, out=var)
-        np.divide(mean, w, out=mean)
-    del w
-    np.square(mean, out=mean)
-    np.subtract(var, mean, out=var)
-    del mean
-    np.nan_to_num(var, copy=False)
-    np.clip(var, 0, None, out=var)
-    np.sqrt(var, out=var)  # the std
-    var *= 1 - ndsi
-    return var.astype(np.float32)
+    h, w = green.shape
+    stream = ScsiRows(lambda a, b: (green[a:b], obs[a:b]), h, window)
+    out = np.empty((h, w), np.float32)
+    step = max(1, _SCSI_STRIP_PIXELS // max(w, 1))
+    for r0 in range(0, h, step):
+        r1 = min(h, r0 + step)
+        out[r0:r1] = stream(r0, r1, ndsi[r0:r1])
+    return out
 
 
 def absolute_snow(green: np.ndarray, ndsi: np.ndarray, snow: np.ndarray, obs: np.ndarray,

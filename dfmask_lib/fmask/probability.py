@@ -16,7 +16,8 @@ from ._util import check_arrays, check_masks, masked_percentile
 from .config import FmaskConfig
 
 __all__ = [
-    "thin_cloud_probability", "water_cloud_probability", "land_cloud_probability",
+    "thin_cloud_probability", "water_cloud_probability", "hot_range", "land_probability",
+    "hot_percentiles", "land_cloud_probability", "probability_threshold",
     "CloudProbability", "cloud_probability",
 ]
 
@@ -36,6 +37,37 @@ def water_cloud_probability(swir1: np.ndarray, thin: np.ndarray,
     return (brightness + np.float32(config.thin_cloud_weight) * thin).astype(np.float32)
 
 
+def hot_range(percentiles: np.ndarray, config: FmaskConfig = FmaskConfig()) -> tuple[float, float]:
+    """The HOT scaling (low, high) of the land brightness from the clear-land HOT
+    (17.5th, 82.5th) percentiles: widened by 0.04 each side (Q19); NaNs without clear land."""
+    low, high = (float(v) for v in percentiles)
+    if np.isnan(low):
+        return float("nan"), float("nan")  # brightness 1
+    return low - config.hot_margin, high + config.hot_margin
+
+
+def land_probability(ndsi: np.ndarray, ndvi: np.ndarray, ndbi: np.ndarray,
+                     whiteness: np.ndarray, hot: np.ndarray, thin: np.ndarray,
+                     hot_scale: tuple[float, float],
+                     config: FmaskConfig = FmaskConfig()) -> np.ndarray:
+    """Variability x HOT brightness + 0.5 x thin (ZW12 eq. 15) with a given HOT scaling
+    (:func:`hot_range`; NaN = brightness 1). Per pixel: any strip of rows. float32."""
+    # in place (one (H, W) float32 at a time: a full tile is 120 MB per layer), the same
+    # operations in the same order as 1 - max(|NDSI|, |NDVI|, |NDBI|, whiteness)
+    prob = np.abs(ndsi, dtype=np.float32)
+    for other in (np.abs(ndvi), np.abs(ndbi), whiteness):
+        np.maximum(prob, other, out=prob)
+    np.subtract(np.float32(1), prob, out=prob)  # variability
+    low, high = hot_scale
+    if not np.isnan(low):
+        brightness = np.subtract(hot, np.float32(low), dtype=np.float32)
+        brightness /= np.float32(high - low)
+        prob *= np.clip(brightness, 0, 1, out=brightness)
+        del brightness
+    prob += np.float32(config.thin_cloud_weight) * thin
+    return prob
+
+
 def land_cloud_probability(ndsi: np.ndarray, ndvi: np.ndarray, ndbi: np.ndarray,
                            whiteness: np.ndarray, hot: np.ndarray, thin: np.ndarray,
                            clear_land: np.ndarray, config: FmaskConfig = FmaskConfig()
@@ -53,25 +85,20 @@ def land_cloud_probability(ndsi: np.ndarray, ndvi: np.ndarray, ndbi: np.ndarray,
     check_arrays("land_cloud_probability", ndsi=ndsi, ndvi=ndvi, ndbi=ndbi, whiteness=whiteness,
                  hot=hot, thin=thin, clear_land=clear_land)
     check_masks("land_cloud_probability", clear_land=clear_land)
-    # in place (one (H, W) float32 at a time: a full tile is 120 MB per layer), the same
-    # operations in the same order as 1 - max(|NDSI|, |NDVI|, |NDBI|, whiteness)
-    prob = np.abs(ndsi, dtype=np.float32)
-    for other in (np.abs(ndvi), np.abs(ndbi), whiteness):
-        np.maximum(prob, other, out=prob)
-    np.subtract(np.float32(1), prob, out=prob)  # variability
-    low, high = masked_percentile(hot, clear_land,
-                                  [config.hot_low_percentile, config.hot_high_percentile],
-                                  config.percentile_sample)
-    if np.isnan(low):
-        low = high = float("nan")  # brightness 1
-    else:
-        low, high = float(low) - config.hot_margin, float(high) + config.hot_margin
-        brightness = np.subtract(hot, np.float32(low), dtype=np.float32)
-        brightness /= np.float32(high - low)
-        prob *= np.clip(brightness, 0, 1, out=brightness)
-        del brightness
-    prob += np.float32(config.thin_cloud_weight) * thin
-    return prob, (low, high)
+    scale = hot_range(masked_percentile(hot, clear_land, hot_percentiles(config),
+                                        config.percentile_sample), config)
+    return land_probability(ndsi, ndvi, ndbi, whiteness, hot, thin, scale, config), scale
+
+
+def hot_percentiles(config: FmaskConfig) -> list[float]:
+    """The two clear-land HOT percentiles of the brightness scaling (Q19)."""
+    return [config.hot_low_percentile, config.hot_high_percentile]
+
+
+def probability_threshold(percentile: float, config: FmaskConfig = FmaskConfig()) -> float:
+    """The dynamic threshold from the clear pixels' 82.5th probability percentile: + 0.20
+    (ZW12 eq. 17; Q19 for S2); -inf when there was nothing clear (every PCP is cloud)."""
+    return float("-inf") if np.isnan(percentile) else float(percentile) + config.cloud_probability
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,9 +143,9 @@ def cloud_probability(pcp: np.ndarray, water: np.ndarray, obs: np.ndarray, swir1
     wprob = water_cloud_probability(swir1, thin, config)
 
     def threshold(prob: np.ndarray, where: np.ndarray) -> float:
-        p = masked_percentile(prob, where, config.prob_percentile, config.percentile_sample)
         # Nothing clear to calibrate against: trust the PCP there, as step 7 does.
-        return float("-inf") if np.isnan(p) else float(p) + config.cloud_probability
+        return probability_threshold(masked_percentile(prob, where, config.prob_percentile,
+                                                       config.percentile_sample), config)
 
     land_thr, water_thr = threshold(land, clear_land), threshold(wprob, clear_water)
     cloud = pcp & obs & (((land > land_thr) & ~water) | ((wprob > water_thr) & water))

@@ -9,6 +9,7 @@ finds it as ``<granule>/IMG_DATA/*FMASK.tif`` and recodes it with
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -85,15 +86,19 @@ def fmask_product_result(product: str | os.PathLike, out: str | os.PathLike | No
         raise ConfigError(f"output {target} must be a .tif GeoTIFF")
     if target.exists() and not overwrite:
         raise ConfigError(f"{target} exists; pass overwrite=True (--overwrite) to replace it")
-    scene = require_observed(read_product(product, bands=_bands_to_read(options),
-                                          progress=progress, **options), product)
-    result = run_fmask(scene, config, progress=None if progress else False,
-                       keep_layers=keep_layers)
-    tags = {"SOURCE": Path(product).name, "SENSING_TIME": scene.metadata.sensing_time,
-            "TILE_ID": scene.metadata.tile_id,
+    bands = _bands_to_read(options)
+    if keep_layers:  # the whole scene in memory, every layer kept
+        scene = require_observed(read_product(product, bands=bands, progress=progress,
+                                              **options), product)
+        result = run_fmask(scene, config, progress=None if progress else False)
+        first = scene
+    else:
+        result, first = _fmask_in_strips(product, target, bands, options, config, progress)
+    tags = {"SOURCE": Path(product).name, "SENSING_TIME": first.metadata.sensing_time,
+            "TILE_ID": first.metadata.tile_id,
             "PRODUCT_OPTIONS": json.dumps(options, sort_keys=True)}
     try:
-        path = write_classmap(target, result.fmask, crs=scene.crs, transform=scene.transform,
+        path = write_classmap(target, result.fmask, crs=first.crs, transform=first.transform,
                               table=FMASK, config=config, tags=tags)
     except DfmaskError:
         raise
@@ -101,6 +106,43 @@ def fmask_product_result(product: str | os.PathLike, out: str | os.PathLike | No
         raise ConfigError(f"cannot write {target} ({exc}); choose a writable output with "
                           "out= (-o)") from None
     return path, result
+
+
+def _fmask_in_strips(product: str | os.PathLike, target: Path, bands: tuple[str, ...],
+                     options: Mapping[str, Any], config: FmaskConfig,
+                     progress: bool) -> tuple[FmaskResult, Scene]:
+    """:func:`~dfmask_lib.fmask.strips.fmask_strips` on a product read in strips of
+    :func:`~dfmask_lib.windows.strip_rows_for` rows (the bands' scratch file beside
+    ``target``); returns the result and the first strip (its metadata and georeference)."""
+    from ..atomic import scratch_path
+    from ..reader import Window, no_observed_pixel, product_grid, read_product
+    from ..windows import strip_rows_for
+    from .strips import fmask_strips
+
+    grid = product_grid(product, 20)
+    h, w = grid.shape
+    first: list[Scene] = []
+
+    def read(r0: int, r1: int) -> Scene:
+        scene = read_product(product, window=Window(0, r0, w, r1 - r0), bands=bands,
+                             progress=False, **options)
+        if not first:
+            first.append(dataclasses.replace(scene, reflectance=scene.reflectance[:, :1, :1].copy(),
+                                             valid=scene.valid[:1, :1].copy(), view_zenith=None,
+                                             view_azimuth=None, saturated=None))
+        return scene
+
+    try:
+        with scratch_path(target, ".bands") as scratch:
+            result = fmask_strips(read, (h, w), config, scratch=scratch,
+                                  read_rows=strip_rows_for(w),
+                                  progress=None if progress else False,
+                                  on_empty=lambda: no_observed_pixel(product))
+    except OSError as exc:
+        raise ConfigError(f"cannot write Fmask's scratch file beside {target} ({exc}); free "
+                          "disk space there (4 bytes per band and pixel: 1.3 GB for a "
+                          "5490 px tile) or choose another output with out= (-o)") from None
+    return result, first[0]
 
 
 def fmask_product(product: str | os.PathLike, out: str | os.PathLike | None = None, *,

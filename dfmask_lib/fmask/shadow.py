@@ -9,6 +9,7 @@ inverts it exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -22,7 +23,9 @@ from .commission import EIGHT
 from .config import FmaskConfig
 from ..progress import disable_bar
 
-__all__ = ["flood_fill", "potential_shadow", "ShadowMatch", "match_shadows"]
+__all__ = ["flood_fill", "fill_factor", "block_minima", "raise_to_fill", "shadow_background",
+           "shadow_depth", "potential_shadow", "ShadowMatch", "match_shadows", "match_objects",
+           "match_state", "mean_view_direction"]
 
 # Codes of the lookup map used while matching.
 _CLEAR, _SHADOW, _CLOUD, _OUTSIDE = 0, 1, 2, 3
@@ -64,16 +67,10 @@ def flood_fill(image: np.ndarray, max_pixels: int = 0) -> np.ndarray:
     """
     h, w = check_arrays("flood_fill", image=image)
     image = image.astype(np.float32, copy=False)
-    factor = 1
-    if max_pixels and h * w > max_pixels:
-        factor = int(np.ceil(np.sqrt(h * w / max_pixels)))
+    factor = fill_factor(h, w, max_pixels)
     if factor > 1:
-        padded = np.pad(image, ((0, -h % factor), (0, -w % factor)), mode="edge")
-        small = padded.reshape(padded.shape[0] // factor, factor,
-                               padded.shape[1] // factor, factor).min(axis=(1, 3))
-        filled = flood_fill(small)
-        big = np.repeat(np.repeat(filled, factor, axis=0), factor, axis=1)[:h, :w]
-        return np.maximum(big, image)
+        filled = flood_fill(block_minima(image, factor))
+        return raise_to_fill(image, filled, factor)
     if min(h, w) < 3:
         return image.copy()  # every pixel is on the border
     seed = np.full_like(image, image.max())
@@ -82,6 +79,46 @@ def flood_fill(image: np.ndarray, max_pixels: int = 0) -> np.ndarray:
     seed[border] = image[border]  # the fill starts from the image border
     # skimage's default footprint is the full 3 x 3 square: 8-connected paths.
     return reconstruction(seed, image, method="erosion").astype(np.float32)
+
+
+def fill_factor(height: int, width: int, max_pixels: int) -> int:
+    """The block size of :func:`flood_fill`'s approximation: ceil(sqrt(H x W / max_pixels)),
+    1 (exact) when the image has at most ``max_pixels`` pixels or ``max_pixels`` is 0."""
+    if max_pixels and height * width > max_pixels:
+        return int(np.ceil(np.sqrt(height * width / max_pixels)))
+    return 1
+
+
+def block_minima(rows: np.ndarray, factor: int) -> np.ndarray:
+    """Minima of ``factor`` x ``factor`` blocks of float32 rows (H, W); a partial last block
+    row or column is padded with copies of its own last row or column. Rows of an image in
+    strips of a multiple of ``factor`` rows give the image's block minima strip by strip."""
+    h, w = rows.shape
+    padded = np.pad(rows, ((0, -h % factor), (0, -w % factor)), mode="edge")
+    return padded.reshape(padded.shape[0] // factor, factor,
+                          padded.shape[1] // factor, factor).min(axis=(1, 3))
+
+
+def raise_to_fill(rows: np.ndarray, filled: np.ndarray, factor: int) -> np.ndarray:
+    """max(block fill expanded back, rows): the block approximation's fill of these rows, from
+    the fill of their blocks (``filled``, one row per ``factor`` rows). float32."""
+    h, w = rows.shape
+    big = np.repeat(np.repeat(filled, factor, axis=0), factor, axis=1)[:h, :w]
+    return np.maximum(big, rows)
+
+
+def shadow_background(band: np.ndarray, obs: np.ndarray, background: float) -> np.ndarray:
+    """The band with no-data pixels set to the clear-land ``background`` percentile (ZW12;
+    0 when NaN: nothing clear), so the image edge neither creates nor hides shadows."""
+    return np.where(obs, band, np.float32(0 if np.isnan(background) else background))
+
+
+def shadow_depth(depths: list[np.ndarray], obs: np.ndarray,
+                 config: FmaskConfig = FmaskConfig()) -> tuple[np.ndarray, np.ndarray]:
+    """(potential shadow, depth) from the NIR and SWIR1 fill depths (fill - band): the depth
+    is their minimum, and the potential shadow where it exceeds ``shadow_fill_difference``."""
+    depth = np.minimum(depths[0], depths[1]).astype(np.float32)
+    return (depth > config.shadow_fill_difference) & obs, depth
 
 
 def potential_shadow(nir: np.ndarray, swir1: np.ndarray, obs: np.ndarray,
@@ -109,10 +146,9 @@ def potential_shadow(nir: np.ndarray, swir1: np.ndarray, obs: np.ndarray,
     for band in (nir, swir1):
         background = masked_percentile(band, base, config.background_percentile,
                                        config.percentile_sample)
-        band = np.where(obs, band, np.float32(0 if np.isnan(background) else background))
+        band = shadow_background(band, obs, background)
         depths.append(flood_fill(band.astype(np.float32), config.fill_max_pixels) - band)
-    depth = np.minimum(depths[0], depths[1]).astype(np.float32)
-    return (depth > config.shadow_fill_difference) & obs, depth
+    return shadow_depth(depths, obs, config)
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,7 +183,14 @@ def _view_direction(zenith: float | np.ndarray | None, azimuth: float | np.ndarr
         return float(zenith), float(azimuth)
     zen = np.broadcast_to(zenith, mask.shape if np.ndim(zenith) == 0 else np.shape(zenith))
     az = np.broadcast_to(azimuth, np.shape(zen))
-    z, a = np.asarray(zen[sl][mask], np.float64), np.asarray(az[sl][mask], np.float64)
+    return mean_view_direction(zen[sl][mask], az[sl][mask])
+
+
+def mean_view_direction(zenith: np.ndarray, azimuth: np.ndarray) -> tuple[float, float]:
+    """The (zenith, azimuth) of the mean parallax vector tan(vz) (sin az, cos az) of an
+    object's pixels (their view angles, degrees, in row-major order; NaNs ignored; nadir
+    when none is finite)."""
+    z, a = np.asarray(zenith, np.float64), np.asarray(azimuth, np.float64)
     keep = np.isfinite(z) & np.isfinite(a)
     if not keep.any():
         return 0.0, 0.0
@@ -269,18 +312,47 @@ def match_shadows(cloud: np.ndarray, pshadow: np.ndarray, obs: np.ndarray,
         raise ConfigError(f"sun azimuth {sun_azimuth} deg is not a number; check the metadata")
     if not (np.isfinite(resolution) and resolution > 0):
         raise ConfigError(f"resolution must be a positive number of metres, got {resolution}")
-    h, w = shape
     labels, n = ndi.label(cloud, structure=EIGHT)
-    heights = np.full(n + 1, np.nan)
-    best_sim = np.zeros(n + 1)
-    shadow = np.zeros(shape, dtype=bool)
-    if n == 0:
-        return ShadowMatch(shadow, labels.astype(np.int32), heights, best_sim)
+    shadow, heights, best_sim = match_objects(
+        labels, n, match_state(cloud, pshadow, obs), sun_zenith, sun_azimuth, resolution,
+        lambda sl, mask: _view_direction(view_zenith, view_azimuth, sl, mask), dem, config,
+        progress)
+    shadow &= ~cloud
+    return ShadowMatch(shadow, labels.astype(np.int32), heights, best_sim)
 
-    state = np.full(shape, _CLEAR, dtype=np.uint8)
+
+def match_state(cloud: np.ndarray, pshadow: np.ndarray, obs: np.ndarray) -> np.ndarray:
+    """The uint8 (H, W) lookup map of the matching: clear, potential shadow, no data, cloud
+    (later ones win). Strips of rows give the scene's map strip by strip."""
+    state = np.full(cloud.shape, _CLEAR, dtype=np.uint8)
     state[pshadow] = _SHADOW
     state[~obs] = _OUTSIDE
     state[cloud] = _CLOUD
+    return state
+
+
+def match_objects(labels: np.ndarray, n: int, state: np.ndarray, sun_zenith: float,
+                  sun_azimuth: float, resolution: float,
+                  view: Callable[[tuple[slice, slice], np.ndarray], tuple[float, float]],
+                  dem: np.ndarray | None, config: FmaskConfig, progress: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The object loop of :func:`match_shadows` on labelled clouds (checked inputs).
+
+    Args:
+        labels: int32 (H, W) 8-connected cloud objects 1 .. n (0 = none).
+        state: :func:`match_state` of the scene.
+        view: (object's bounding slices, its mask within them) -> its mean view (zenith,
+            azimuth), degrees (:func:`mean_view_direction`).
+
+    Returns:
+        (shadow bool (H, W), not yet cleared of cloud; heights (n + 1,); similarity (n + 1,)).
+    """
+    h, w = labels.shape
+    heights = np.full(n + 1, np.nan)
+    best_sim = np.zeros(n + 1)
+    shadow = np.zeros((h, w), dtype=bool)
+    if n == 0:
+        return shadow, heights, best_sim
     step = config.height_step_px * resolution / max(np.tan(np.deg2rad(sun_zenith)), 1e-3)
     # Every candidate within [min_height, max_height]: arange(.., max + step / 2, ..) went
     # up to half a step beyond the maximum.
@@ -293,18 +365,17 @@ def match_shadows(cloud: np.ndarray, pshadow: np.ndarray, obs: np.ndarray,
         mask = labels[sl] == obj
         rows, cols = np.nonzero(mask)
         rows, cols = rows + sl[0].start, cols + sl[1].start
-        view = _view_direction(view_zenith, view_azimuth, sl, mask)
+        obj_view = view(sl, mask)
         stride = max(1, int(np.ceil(rows.size / config.match_sample))) if config.match_sample else 1
         srows, scols = rows[::stride], cols[::stride]
         ground = float(dem[srows, scols].mean()) if dem is not None else 0.0
         extent = min(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start)
-        best, best_sim[obj] = _best_height(g, obj, srows, scols, view, ground, extent, config)
+        best, best_sim[obj] = _best_height(g, obj, srows, scols, obj_view, ground, extent, config)
         if best_sim[obj] < config.similarity:
             continue
         heights[obj] = g.candidates[best]
-        dr, dc = _offsets(g, g.candidates[best:best + 1], rows, cols, view, ground)
+        dr, dc = _offsets(g, g.candidates[best:best + 1], rows, cols, obj_view, ground)
         r, c = rows + dr[0], cols + dc[0]
         keep = (r >= 0) & (r < h) & (c >= 0) & (c < w)
         shadow[r[keep], c[keep]] = True
-    shadow &= ~cloud
-    return ShadowMatch(shadow, labels.astype(np.int32), heights, best_sim)
+    return shadow, heights, best_sim

@@ -151,6 +151,7 @@ def product_grid(path: str | os.PathLike, resolution: float = 20) -> Grid:
     """
     import rasterio
 
+    from .geotiff import _refuse_degrees
     from .resample import snap_grid
     from .safe import GDAL_ENV, grid_of, open_bands
 
@@ -166,12 +167,16 @@ def product_grid(path: str | os.PathLike, resolution: float = 20) -> Grid:
     with rasterio.Env(**GDAL_ENV), ExitStack() as stack:
         if kind == "folder":
             files = find_band_files(path)
-            return grid_of(list(open_bands(stack, files, (), str(path)).values()), resolution)
+            datasets = list(open_bands(stack, files, (), str(path)).values())
+            for ds in datasets:
+                _refuse_degrees(ds, Path(ds.name), resolution, native_hint=False)
+            return grid_of(datasets, resolution)
         try:
             ds = stack.enter_context(rasterio.open(path))
         except rasterio.errors.RasterioError as exc:
             raise ProductError(f"{path} is not a readable GeoTIFF ({exc}); give a .SAFE "
                                "folder, its .zip, a folder of band files or a GeoTIFF") from None
+        _refuse_degrees(ds, path, resolution, native_hint=True)
         return snap_grid(tuple(ds.bounds), resolution, ds.crs,
                          anchor=(ds.transform.c, ds.transform.f))
 
