@@ -9,9 +9,10 @@ they cast with :func:`dfmask_lib.geometry.shadow_offset`, so shadow matching doe
   (long shadows; issue 13), as in the paper's scenes.
 
 Runs (each in its own process, so that each peak RSS is its own): the temperate tile with
-Fmask's intermediate layers kept (``run_fmask`` on all 13 bands, the main record), the same
-tile as the CLI runs it (only Fmask's nine bands read, ``keep_layers=False``), the temperate tile at half the side (memory against tile
-size), and the polar tile. ``--only-main`` runs the first alone.
+Fmask's intermediate layers kept (``run_fmask`` on all 13 bands in memory, the main record),
+the same tile as the CLI runs it (:func:`~dfmask_lib.fmask.strips.fmask_strips`: Fmask's nine
+bands read in strips, the same labels), the temperate tile at half the side (memory against
+tile size), and the polar tile. ``--only-main`` runs the first alone.
 
 Phases, each in its own process so that each peak RSS is its own:
 
@@ -122,24 +123,48 @@ def write_phase(folder: Path, size: int, seed: int, scene: str) -> None:
 def run_phase(folder: Path, scene_name: str, keep_layers: bool) -> dict[str, float]:
     from dfmask_lib.fmask import class_fractions, run_fmask
     from dfmask_lib.fmask.pipeline import READ_BANDS
-    from dfmask_lib.reader import read_product
+    from dfmask_lib.fmask.strips import fmask_strips
+    from dfmask_lib.reader import Window, product_grid, read_product
+    from dfmask_lib.windows import strip_rows_for
 
     sun = SCENES[scene_name][3]
     bands = S2_BANDS if keep_layers else READ_BANDS  # the CLI reads Fmask's nine bands only
-    t0 = time.perf_counter()
-    scene = read_product(folder, bands=bands, progress=False)
-    t_read = time.perf_counter() - t0
-    scene = dataclasses.replace(scene, sun_zenith=sun[0], sun_azimuth=sun[1],
-                                metadata=dataclasses.replace(scene.metadata,
-                                                             mean_view_zenith=VIEW[0],
-                                                             mean_view_azimuth=VIEW[1]))
-    t0 = time.perf_counter()
-    result = run_fmask(scene, progress=True, keep_layers=keep_layers)
-    t_fmask = time.perf_counter() - t0
+
+    def with_angles(scene):  # a band folder has no metadata: the tile's sun and view
+        return dataclasses.replace(scene, sun_zenith=sun[0], sun_azimuth=sun[1],
+                                   metadata=dataclasses.replace(scene.metadata,
+                                                                mean_view_zenith=VIEW[0],
+                                                                mean_view_azimuth=VIEW[1]))
+
+    if keep_layers:  # run_fmask on the whole tile in memory, every layer kept
+        t0 = time.perf_counter()
+        scene = with_angles(read_product(folder, bands=bands, progress=False))
+        t_read = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        result = run_fmask(scene, progress=True, keep_layers=keep_layers)
+        t_fmask = time.perf_counter() - t0
+        shape = scene.shape
+    else:  # as the CLI: fmask_strips over strips read from the product
+        grid = product_grid(folder, 20)
+        shape = grid.shape
+        reading = [0.0]
+
+        def read(r0: int, r1: int):
+            t = time.perf_counter()
+            scene = read_product(folder, window=Window(0, r0, shape[1], r1 - r0), bands=bands,
+                                 progress=False)
+            reading[0] += time.perf_counter() - t
+            return with_angles(scene)
+
+        t0 = time.perf_counter()
+        result = fmask_strips(read, shape, scratch=folder / "bands.scratch",
+                              read_rows=strip_rows_for(shape[1]), progress=True)
+        t_read, t_fmask = reading[0], time.perf_counter() - t0 - reading[0]
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
     heights = result.layers["cloud_heights"]
     return {"scene": scene_name, "sun_zenith": sun[0], "keep_layers": keep_layers,
-            "bands": len(bands), "shape": list(scene.shape), "read_s": t_read, "fmask_s": t_fmask,
+            "path": "run_fmask" if keep_layers else "fmask_strips",
+            "bands": len(bands), "shape": list(shape), "read_s": t_read, "fmask_s": t_fmask,
             "peak_rss_gb": peak_gb, "objects": int(len(heights) - 1),
             "matched": int(np.isfinite(heights).sum()),
             "fractions": {k: round(v, 4) for k, v in class_fractions(result.fmask).items()}}
@@ -166,8 +191,8 @@ def _measure(tmp: Path, scene: str, size: int, seed: int, keep_layers: bool,
                          stdout=subprocess.PIPE, text=True).stdout
     res = json.loads(out.split("RESULT ", 1)[1])
     res.update(size=size, write_s=written[folder])
-    print(f"{scene} {size} px, layers {'kept' if keep_layers else 'dropped'}: read "
-          f"{res['read_s']:.1f} s, run_fmask {res['fmask_s']:.1f} s, peak RSS "
+    print(f"{scene} {size} px, {res['path']}: read "
+          f"{res['read_s']:.1f} s, fmask {res['fmask_s']:.1f} s, peak RSS "
           f"{res['peak_rss_gb']:.2f} GB; fractions {res['fractions']}")
     return res
 
@@ -180,8 +205,8 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, default=None)
     parser.add_argument("--scene", choices=sorted(SCENES), default="temperate")
     parser.add_argument("--drop-layers", action="store_true",
-                        help="(run phase) Fmask's nine bands, run_fmask(keep_layers=False), "
-                             "as the CLI")
+                        help="(run phase) Fmask's nine bands in strips (fmask_strips), as "
+                             "the CLI")
     parser.add_argument("--only-main", action="store_true",
                         help="only the main run (temperate tile, layers kept)")
     parser.add_argument("--record", type=Path,

@@ -347,20 +347,27 @@ def fmask_tile_table(record: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def fmask_tile_variants(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One row per run of the record (the main one first): ``scene``, ``side px``, ``sun
-    zenith``, ``bands`` read (13, or Fmask's nine as the CLI reads them), ``layers`` (kept by
-    ``run_fmask`` / dropped as the CLI does), ``read s``,
-    ``Fmask s``, ``peak GB`` and ``bytes/px`` (peak RSS per pixel of the tile: memory against
-    tile size). Records from before the variants give the main row only."""
+    zenith``, ``bands`` read (13, or Fmask's nine as the CLI reads them), ``run`` (``run_fmask``
+    on the whole tile, layers kept; or ``strips (CLI)``: :func:`~dfmask_lib.fmask.strips.
+    fmask_strips`, as the CLI runs it), ``read s``, ``Fmask s``, ``peak GB`` and ``bytes/px``
+    (peak RSS per pixel of the tile: memory against tile size). Records from before the
+    variants give the main row only; those from before the strips say ``layers dropped``."""
     res = _results(record, "fmask_tile")
     runs = [{"scene": "temperate", "sun_zenith": 55.0, "keep_layers": True, **res},
             *res.get("variants", [])]
     return [{"scene": r["scene"], "side px": int(r["shape"][0]),
              "sun zenith": _r(r["sun_zenith"], 1), "bands": int(r.get("bands", 13)),
-             "layers": "kept" if r["keep_layers"] else "dropped (CLI)",
+             "run": _fmask_run(r),
              "read s": _r(r["read_s"], 1), "Fmask s": _r(r["fmask_s"], 1),
              "peak GB": _r(r["peak_rss_gb"], 2),
              "bytes/px": _r(r["peak_rss_gb"] * 1e9 / (r["shape"][0] * r["shape"][1]), 0)}
             for r in runs]
+
+
+def _fmask_run(run: Mapping[str, Any]) -> str:
+    if run["keep_layers"]:
+        return "run_fmask, layers kept"
+    return "strips (CLI)" if run.get("path") == "fmask_strips" else "run_fmask, layers dropped"
 
 
 def fmask_tile_goals(record: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -380,7 +387,7 @@ def fmask_tile_goals(record: Mapping[str, Any]) -> list[dict[str, Any]]:
             rows += [_goal("polar tile: Fmask wall s <=", _r(v["fmask_s"], 1), FMASK_MAX_S,
                            v["fmask_s"] <= FMASK_MAX_S, f"sun zenith {v['sun_zenith']:g} deg"),
                      _goal("polar tile: peak RSS GB <=", _r(v["peak_rss_gb"], 2), FMASK_MAX_GB,
-                           v["peak_rss_gb"] <= FMASK_MAX_GB, "layers dropped (CLI)")]
+                           v["peak_rss_gb"] <= FMASK_MAX_GB, _fmask_run(v))]
     return rows
 
 

@@ -54,7 +54,7 @@ from .errors import BandError, ConfigError, DataFileError, DfmaskError, LabelErr
 from .metrics import Scores, confusion_matrix, scores
 from .patches import INPUT_SETS, bands_for, input_stack
 from .progress import disable_bar
-from .windows import STRIP_MULTIPLE, STRIP_PIXELS, strip_rows_for  # noqa: F401 (re-exported)
+from .windows import strip_rows_for
 from .windows import ALIGN, DEFAULT_OVERLAP, DEFAULT_WINDOW, blend_weights, check_tiling, \
     prediction_windows
 
@@ -62,7 +62,6 @@ __all__ = [
     "PREDICTION_SUFFIX", "PROBABILITY_SUFFIX", "PredictConfig", "Prediction", "PredictResult",
     "blend_blocks", "classes_from_probabilities", "predict_array", "predict_product",
     "default_output", "probability_output", "input_set_for", "resolve_checkpoint",
-    "strip_rows_for",
     "is_prediction_file", "class_fractions", "find_labels",
 ]
 

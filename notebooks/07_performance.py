@@ -64,12 +64,13 @@ show_table(overview, digits=2, formats=table_formats(overview), max_columns=4)
 # (reading and Fmask together, what `dfmask fmask` holds). The goals (issue 3) bound Fmask's wall
 # time and the peak memory on the full tile.
 #
-# The same benchmark also runs Fmask as the command line does (only Fmask's nine bands read, not
-# B01, B05, B06 and B09; its intermediate layers freed after their last use instead of kept for
-# figures), on the tile at half its side (memory
-# against tile size: Fmask's object steps need whole-tile layers, so its memory grows with the
-# tile; `bytes/px` says by how much per pixel) and on a snowy polar tile with the sun 75° from
-# zenith (issue 13), the setting of the paper's scenes.
+# The same benchmark also runs Fmask as the command line does: `fmask_strips` reads only
+# Fmask's nine bands (not B01, B05, B06 and B09), in strips of rows, and runs the same steps
+# strip by strip (the same labels as `run_fmask`, bit for bit: the tests check it), keeping
+# across strips only bit masks, percentile samples and, for the cloud objects and the shadow
+# matching, whole-tile labels of about 6 bytes per pixel. It runs on the full tile, on the tile
+# at half its side (memory against tile size: compare the two `peak GB`) and on a snowy polar
+# tile with the sun 75° from zenith (issue 13), the setting of the paper's scenes.
 
 # %%
 rec = records["fmask_tile"]

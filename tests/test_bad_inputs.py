@@ -295,6 +295,20 @@ def test_disk_full_or_read_only_output(capsys, safe, tmp_path, monkeypatch, numb
     assert writer  # the class-map writer is the one that failed
 
 
+def test_disk_full_during_fmask_scratch(capsys, safe, tmp_path, monkeypatch):
+    # Fmask's bands go to a scratch file beside the output first: a full disk there is one
+    # line that says how much room it needs, and neither the scratch file nor a mask is left.
+    import dfmask_lib.fmask.strips as strips
+
+    def full(self, name, r0, rows):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+
+    monkeypatch.setattr(strips.BandStore, "write", full)
+    out = tmp_path / "out" / "mask.tif"
+    user_error(capsys, "scratch file", "fmask", safe, "-o", out)
+    assert not out.exists() and list((tmp_path / "out").iterdir()) == []
+
+
 # --------------------------------------------------------------------------- GeoTIFF stacks
 
 

@@ -150,16 +150,20 @@ def test_tables_refuse_missing_and_wrong_records():
 def test_fmask_tile_variants_rows_and_polar_goals():
     main = {**FMASK, "scene": "temperate", "sun_zenith": 55.0, "keep_layers": True}
     polar = {**FMASK, "scene": "polar", "sun_zenith": 75.0, "keep_layers": False, "bands": 9,
-             "fmask_s": 95.0, "peak_rss_gb": 3.02, "size": 5490}
+             "fmask_s": 95.0, "peak_rss_gb": 3.02, "size": 5490, "path": "fmask_strips"}
     rec = _record("fmask_tile", {**main, "variants": [polar]})
     rows = perf.fmask_tile_variants(rec)
     assert rows[1] == {"scene": "polar", "side px": 5490, "sun zenith": 75.0, "bands": 9,
-                       "layers": "dropped (CLI)", "read s": 8.0, "Fmask s": 95.0,
+                       "run": "strips (CLI)", "read s": 8.0, "Fmask s": 95.0,
                        "peak GB": 3.02, "bytes/px": 100.0}
     assert rows[0]["bytes/px"] == round(4.18e9 / 5490 ** 2) and rows[0]["bands"] == 13
     goals = perf.fmask_tile_goals(rec)
     assert [(g["goal"], g["status"]) for g in goals[2:]] == [
         ("polar tile: Fmask wall s <=", "missed"), ("polar tile: peak RSS GB <=", "met")]
+    # a variant of a record from before the strips: run_fmask with its layers dropped
+    old = {k: v for k, v in polar.items() if k != "path"}
+    assert perf.fmask_tile_variants(_record("fmask_tile", {**main, "variants": [old]}))[1][
+        "run"] == "run_fmask, layers dropped"
     # a record from before the variants: the main row alone, the two goals
     assert len(perf.fmask_tile_variants(_record("fmask_tile"))) == 1
     assert len(perf.fmask_tile_goals(_record("fmask_tile"))) == 2
@@ -284,9 +288,12 @@ def test_fmask_tile_script_writes_a_record_the_tables_read(tmp_path):
                                               "polar tile: peak RSS GB <="]
     assert perf.fmask_tile_table(rec)[1]["Fmask / read"] > 0
     runs = perf.fmask_tile_variants(rec)
-    assert [(r["scene"], r["side px"], r["sun zenith"], r["layers"]) for r in runs] == [
-        ("temperate", 600, 55.0, "kept"), ("temperate", 600, 55.0, "dropped (CLI)"),
-        ("temperate", 300, 55.0, "dropped (CLI)"), ("polar", 600, 75.0, "dropped (CLI)")]
+    assert [(r["scene"], r["side px"], r["sun zenith"], r["run"]) for r in runs] == [
+        ("temperate", 600, 55.0, "run_fmask, layers kept"),
+        ("temperate", 600, 55.0, "strips (CLI)"), ("temperate", 300, 55.0, "strips (CLI)"),
+        ("polar", 600, 75.0, "strips (CLI)")]
+    main, cli = rec["results"]["fractions"], rec["results"]["variants"][0]["fractions"]
+    assert cli == main  # the strips give the whole-tile labels
     polar = rec["results"]["variants"][2]["fractions"]
     assert polar.get("snow", 0) > 0.2  # a snowy tile, and Fmask sees the snow
 

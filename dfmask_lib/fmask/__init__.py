@@ -6,6 +6,10 @@ Public API::
     result = run_fmask(scene)          # result.fmask (Fmask codes), result.classes (project codes)
     path = fmask_product("S2A_MSIL1C_....SAFE")   # writes <granule>/IMG_DATA/..._FMASK.tif
 
+``run_fmask`` holds a scene in memory and can keep every intermediate layer (figures);
+``fmask_product`` (the CLI, ``ensure_fmask``) runs the same steps over strips of the product
+(:func:`dfmask_lib.fmask.strips.fmask_strips`), with the same labels bit for bit.
+
 Please cite Zhu & Woodcock 2012 (RSE 118:83-94), Zhu et al. 2015 (RSE 159:269-277),
 Qiu, Zhu & He 2019 (RSE 231:111205) and Frantz et al. 2018 (RSE 215:471-481).
 """

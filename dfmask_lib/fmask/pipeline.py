@@ -103,14 +103,13 @@ def run_fmask(scene: Scene, config: FmaskConfig = FmaskConfig(), *,
         dem: optional float (H, W) terrain height, metres (shadow matching on terrain).
         water_occurrence: optional (H, W) global surface water occurrence, percent.
         progress: tqdm bars; None = only for scenes of 4 Mpx or more.
-        keep_layers: keep the intermediate rasters in ``layers`` (for figures). False (the
-            CLI) keeps only its numbers and frees each raster after its last use. Peak RSS
-            of a 5490 px tile (``benchmarks/fmask_tile.py``, 2026-12-02): 4.14 GB with all
-            13 bands read and the layers kept, 3.20 GB as the CLI runs it (the nine
-            :data:`READ_BANDS`, layers freed; 3.52 GB on the snowy polar tile); 0.99 GB for
-            a 2748 px tile. Memory grows with the tile, about 0.3 GB + 95 bytes per pixel:
-            the thresholds, the flood fill and the cloud objects are scene-wide, and the
-            steps keep whole-tile layers.
+        keep_layers: keep the intermediate rasters in ``layers`` (for figures). False keeps
+            only its numbers and frees each raster after its last use. This function holds
+            the whole scene (a 5490 px tile with all 13 bands read and the layers kept peaks
+            at about 4 GB, ``benchmarks/fmask_tile.py``); for a product, the CLI and
+            :func:`~dfmask_lib.fmask.ensure_fmask` run the same steps in strips
+            (:func:`dfmask_lib.fmask.strips.fmask_strips`: the same labels, bit for bit, in
+            a fraction of the memory).
 
     Returns:
         :class:`FmaskResult`. ``layers`` holds float32 ``ndvi, ndsi, ndbi, whiteness, hot,

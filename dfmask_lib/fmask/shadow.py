@@ -301,7 +301,7 @@ def match_shadows(cloud: np.ndarray, pshadow: np.ndarray, obs: np.ndarray,
             the candidate shadow.
         progress: show a tqdm bar over objects.
     """
-    shape = check_arrays("match_shadows", cloud=cloud, pshadow=pshadow, obs=obs, dem=dem)
+    check_arrays("match_shadows", cloud=cloud, pshadow=pshadow, obs=obs, dem=dem)
     check_masks("match_shadows", cloud=cloud, pshadow=pshadow, obs=obs)
     for name, grid in (("view_zenith", view_zenith), ("view_azimuth", view_azimuth)):
         if grid is not None and np.ndim(grid) != 0:

@@ -17,8 +17,12 @@ needs). What crosses the strips is small:
 * cloud objects, their sizes and the shadow matching need the whole scene: int32 object
   labels and a uint8 lookup map, about 6 bytes per pixel while they are held.
 
-So memory is a few strips (:data:`STRIP_PIXELS`) plus about 8 bytes per pixel; the bands'
-scratch file takes 4 bytes per band and pixel on disk (1.3 GB for a 5490 px tile).
+So memory is the strip being read (:func:`dfmask_lib.windows.strip_rows_for`: about 6 Mpx),
+a few processing strips (:data:`STRIP_PIXELS`) and about 7 bytes per pixel while the cloud
+objects are held: 0.60 GB peak RSS for a 5490 px tile, 0.55 GB for a 2748 px one, where
+``run_fmask`` with the CLI's nine bands needed 3.2 and 1.0 GB (``benchmarks/fmask_tile.py``,
+2026-12-02; the peak is the reading). The scratch file takes 4 bytes per layer and pixel on
+disk (nine bands and two probabilities: 1.3 GB for a 5490 px tile).
 Equality with :func:`run_fmask` is tested on scenes that exercise every branch
 (``tests/fmask/test_strips.py``). What this path does not offer: a DEM or a water
 occurrence grid (use :func:`run_fmask`) and the intermediate layers (its ``layers`` hold the
@@ -27,12 +31,15 @@ numbers only, as ``run_fmask(keep_layers=False)``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from affine import Affine
 from scipy import ndimage as ndi
 from tqdm.auto import tqdm
 
@@ -45,7 +52,7 @@ from ._util import StridedSample
 from .config import FmaskConfig
 from .pipeline import READ_BANDS, FmaskResult, _check_inputs, _view_angles
 
-__all__ = ["STRIP_PIXELS", "BandStore", "fmask_strips"]
+__all__ = ["STRIP_PIXELS", "BandStore", "fmask_strips", "scene_reader", "fmask_scene"]
 
 #: Pixels per strip of the processing passes (their float temporaries: ~100 B/px).
 STRIP_PIXELS = 1_500_000
@@ -437,10 +444,11 @@ def fmask_strips(read: Callable[[int, int], Scene], shape: tuple[int, int],
     bar = tqdm(total=_PASSES, desc="fmask", disable=disable_bar(progress), leave=False)
     layers: dict[str, Any] = {"skipped": [], "grid_config": config}
     has_cdi = {"B07", "B08"} <= set(names)
-    sun = (first.sun_zenith, first.sun_azimuth)
+    sun, resolution = (first.sun_zenith, first.sun_azimuth), first.resolution
     with BandStore(scratch, layer_names, (h, w)) as store:
-        run = _Run((h, w), store, config, first.resolution, bar)
+        run = _Run((h, w), store, config, resolution, bar)
         scene, r0 = first, 0
+        del first  # one strip of the product in memory at a time
         while True:
             want = (min(h, r0 + read_rows) - r0, w)
             if scene.shape != want:
@@ -448,10 +456,10 @@ def fmask_strips(read: Callable[[int, int], Scene], shape: tuple[int, int],
                                    f"not {want}: the product's bands are not on one grid")
             _spectral(run, scene, r0)
             r0 += want[0]
+            del scene
             if r0 >= h:
                 break
             scene = read(r0, min(h, r0 + read_rows))
-        del scene, first
         if run.count["obs"] == 0 and on_empty is not None:
             raise on_empty()
         run.advance("spectral tests")
@@ -494,3 +502,29 @@ def fmask_strips(read: Callable[[int, int], Scene], shape: tuple[int, int],
         run.advance("compose")
     bar.close()
     return FmaskResult(fmask, recode(fmask, FMASK), layers, user_config)
+
+
+def scene_reader(scene: Scene) -> Callable[[int, int], Scene]:
+    """The ``read`` of :func:`fmask_strips` for a scene already in memory: its rows as views."""
+    def rows(a: np.ndarray | None, r0: int, r1: int) -> np.ndarray | None:
+        return None if a is None else a[r0:r1]
+
+    def read(r0: int, r1: int) -> Scene:
+        t = scene.transform
+        return dataclasses.replace(
+            scene, reflectance=scene.reflectance[:, r0:r1], valid=scene.valid[r0:r1],
+            transform=t * Affine.translation(0, r0), view_zenith=rows(scene.view_zenith, r0, r1),
+            view_azimuth=rows(scene.view_azimuth, r0, r1),
+            saturated=rows(scene.saturated, r0, r1))
+
+    return read
+
+
+def fmask_scene(scene: Scene, config: FmaskConfig = FmaskConfig(), *,
+                progress: bool | None = None) -> FmaskResult:
+    """:func:`fmask_strips` on a scene in memory, the scratch file in the system's temporary
+    folder (``TMPDIR``): :func:`run_fmask`'s labels and numbers in less memory on a large
+    scene (the peers' comparison runs Fmask so)."""
+    with tempfile.TemporaryDirectory(prefix="dfmask-fmask-") as tmp:
+        return fmask_strips(scene_reader(scene), scene.shape, config,
+                            scratch=Path(tmp) / "bands.scratch", progress=progress)

@@ -79,15 +79,9 @@ SMALL = FmaskConfig(percentile_sample=5000, fill_max_pixels=20000, scsi_window=4
 
 
 def in_strips(scene: Scene, config: FmaskConfig, tmp_path, read_rows=None):
-    def read(r0: int, r1: int) -> Scene:
-        return dataclasses.replace(
-            scene, reflectance=scene.reflectance[:, r0:r1], valid=scene.valid[r0:r1],
-            view_zenith=None if scene.view_zenith is None else scene.view_zenith[r0:r1],
-            view_azimuth=None if scene.view_azimuth is None else scene.view_azimuth[r0:r1],
-            saturated=None if scene.saturated is None else scene.saturated[r0:r1])
-
-    return strips.fmask_strips(read, scene.shape, config, scratch=tmp_path / "bands.raw",
-                               read_rows=read_rows, progress=False)
+    return strips.fmask_strips(strips.scene_reader(scene), scene.shape, config,
+                               scratch=tmp_path / "bands.raw", read_rows=read_rows,
+                               progress=False)
 
 
 def same_numbers(a: dict, b: dict) -> None:
@@ -137,6 +131,16 @@ def test_few_clear_pixels_in_strips(tmp_path, monkeypatch):
     got = in_strips(scene, config, tmp_path)
     np.testing.assert_array_equal(got.fmask, whole.fmask)
     assert got.layers["skipped"] == ["probabilities", "shadow matching"]
+
+
+def test_fmask_scene_and_the_reader_keep_the_georeference(tmp_path, monkeypatch):
+    monkeypatch.setattr(strips, "STRIP_PIXELS", 64 * 260)
+    scene = make_scene(grids=True)
+    np.testing.assert_array_equal(strips.fmask_scene(scene, SMALL, progress=False).fmask,
+                                  run_fmask(scene, SMALL, progress=False).fmask)
+    rows = strips.scene_reader(scene)(100, 150)
+    assert rows.shape == (50, 260) and rows.transform.f == scene.transform.f - 100 * 20
+    np.testing.assert_array_equal(rows.view_zenith, scene.view_zenith[100:150])
 
 
 def test_an_empty_scene_raises_what_the_caller_asks(tmp_path):
