@@ -592,6 +592,20 @@ def select_notebooks(profile: Profile, only: Sequence[str] = (),
     return [nb for nb in listed if not only or nb in only]
 
 
+def children_peak_gb() -> float:
+    """The largest peak RSS (GB) among this process's finished, reaped children and their
+    descendants (``getrusage(RUSAGE_CHILDREN).ru_maxrss``; Linux reports kB).
+
+    Each notebook's kernel is such a child: when the value grows while a notebook runs, its
+    kernel (or a process it started and waited for) peaked at the new value; when it does not,
+    the notebook stayed at or below the old one. So a run of the book names the notebook that
+    needed the most memory (its ``<nb>.run.json``: ``peak_gb``, else ``peak_at_most_gb``).
+    """
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e9
+
+
 def _execute_recorded(nb: str, source: Path, profile: Profile, source_text: str,
                       upstream: Sequence[str | None], executed_dir: Path) -> dict[str, Any]:
     """Execute one notebook, stamp its page and write its run record; return the record.
@@ -600,12 +614,17 @@ def _execute_recorded(nb: str, source: Path, profile: Profile, source_text: str,
     a notebook that writes into an input folder would otherwise never be up to date.
     """
     params = profile.parameters.get(nb, {})
+    before = children_peak_gb()
     seconds = execute_notebook(source, executed_dir / f"{nb}.ipynb", params)
+    after = children_peak_gb()
     parts = key_parts(source_text, params, upstream, inputs=external_inputs(params))
     run = {"notebook": nb, "key": run_key(parts), "profile": profile.name,
            "code_version": parts["code_version"],
            "executed": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-           "seconds": round(seconds, 1), "parts": _part_digests(parts)}
+           "seconds": round(seconds, 1), "parts": _part_digests(parts),
+           # The kernel's peak RSS when it set a new high for this runner, else a bound.
+           "peak_gb": round(after, 2) if after > before else None,
+           "peak_at_most_gb": None if after > before else round(before, 2)}
     stamp_notebook(executed_dir / f"{nb}.ipynb", run, params)
     write_json(executed_dir / f"{nb}.run.json", run)
     return run
@@ -632,7 +651,8 @@ def _execute_profile(profile: Profile, todo: Sequence[str], sources: Mapping[str
         echo(f"{step}: executing ({profile.name} profile{'; ' + why if why else ''}) ...")
         run = _execute_recorded(nb, sources[nb], profile, text, upstream, executed_dir)
         times[nb] = run["seconds"]
-        echo(f"{step}: done in {duration(run['seconds'])}")
+        peak = "" if run["peak_gb"] is None else f", its largest process {run['peak_gb']:.1f} GB"
+        echo(f"{step}: done in {duration(run['seconds'])}{peak}")
     return times
 
 

@@ -356,6 +356,9 @@ def test_run_book_skips_unchanged_and_reruns_what_changed(chain, tmp_path):
     assert _run(chain, p)[0] == ["01_a", "02_b"]
     record = read_run_record(chain[1] / "executed" / "01_a.run.json")
     assert record["profile"] == "p" and len(record["key"]) == 64 and record["seconds"] > 0
+    # the kernel's memory: its peak when it set a new high for this process, else a bound
+    known = [record["peak_gb"], record["peak_at_most_gb"]]
+    assert known.count(None) == 1 and [v for v in known if v is not None][0] > 0.01
     executed, lines = _run(chain, p)
     assert executed == []
     assert re.fullmatch(r"\[1/2\] 01_a: up to date \(executed \d{4}-\d\d-\d\d \d\d:\d\d UTC "
@@ -544,3 +547,14 @@ def test_kernels_log_no_transport_warnings(nbdir, tmp_path):
     assert "without encryption" not in proc.stderr and "IPKernelApp" not in proc.stderr
     outputs = json.loads((tmp_path / "t.ipynb").read_text())["cells"][-1]["outputs"]
     assert "".join(outputs[0]["text"]).strip().endswith("4")
+
+
+def test_children_peak_sees_a_finished_child():
+    import subprocess
+    import sys
+
+    from dfmask_lib.book import children_peak_gb
+
+    subprocess.run([sys.executable, "-c", "import numpy as np; a = np.ones(2 ** 28, np.uint8)"],
+                   check=True)
+    assert children_peak_gb() >= 0.26  # the child touched 268 MB

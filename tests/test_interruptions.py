@@ -59,6 +59,11 @@ CHILD = textwrap.dedent('''
             os.kill(os.getpid(), signal.SIGKILL)
 
     os.replace = replace
+    if spec.get("kill_on"):  # kill when this function (module.name) is called
+        import importlib
+        module, name = spec["kill_on"].rsplit(".", 1)
+        setattr(importlib.import_module(module), name,
+                lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL))
     task, a = spec["task"], spec["args"]
     if task == "train":
         from dfmask_lib.config import config_from_dict
@@ -85,11 +90,13 @@ CHILD = textwrap.dedent('''
 
 
 def child(tmp_path: Path, task: str, args: dict, kill_at: int | None = None,
-          when: str = "before", kill_after_s: float | None = None) -> subprocess.CompletedProcess:
+          when: str = "before", kill_after_s: float | None = None,
+          kill_on: str | None = None) -> subprocess.CompletedProcess:
     """Run the task in a child process (killed as asked); its CompletedProcess."""
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    spec = json.dumps({"task": task, "args": args, "kill_at": kill_at, "when": when})
+    spec = json.dumps({"task": task, "args": args, "kill_at": kill_at, "when": when,
+                       "kill_on": kill_on})
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GDAL_PAM_ENABLED": "NO"}
     proc = subprocess.Popen([sys.executable, str(script), spec], cwd=PROJECT_ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -237,6 +244,22 @@ def reference_predictions(products, tmp_path_factory) -> tuple[dict[str, np.ndar
     t0 = time.perf_counter()
     finished(child(d, "cli", _predict_args(products, d / "out")))
     return class_maps(d / "out"), time.perf_counter() - t0
+
+
+@pytest.mark.parametrize("step", ["_final_pcp", "_remove_commission", "_compose"])
+def test_fmask_killed_in_strips_leaves_no_file_and_reruns_identically(products, tmp_path, step):
+    # Killed mid-run, Fmask leaves its bands' scratch file beside the output and no mask;
+    # the rerun sweeps the dead process's scratch file and writes the uninterrupted labels.
+    product = sorted(Path(products[0]).glob("*.SAFE"))[0]
+    out, ref = tmp_path / "out" / "mask.tif", tmp_path / "ref" / "mask.tif"
+    finished(child(tmp_path, "cli", {"argv": ["fmask", str(product), "-o", str(ref)]}))
+    args = {"argv": ["fmask", str(product), "-o", str(out)]}
+    killed(child(tmp_path, "cli", args, kill_on=f"dfmask_lib.fmask.strips.{step}"))
+    assert not out.exists() and [p.name for p in out.parent.iterdir()][0].endswith(".part.bands")
+    finished(child(tmp_path, "cli", args))
+    assert [p.name for p in out.parent.iterdir()] == ["mask.tif"]
+    with rasterio.open(out) as a, rasterio.open(ref) as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))
 
 
 # The class map and its recipe sidecar make 2 renames a product.
