@@ -168,15 +168,21 @@ def test_classes_do_not_depend_on_the_window_size(trained):
     assert (unblended.classes == ref.classes).mean() < 0.97
 
 
-def test_pinned_prediction_of_the_tiny_model(trained):
-    pred = predict_array(trained, smooth_scene(200, 230), device="cpu")
+def test_pinned_prediction_of_the_seeded_model():
+    # The seeded tiny U-Net before training: its float32 forward pass gives these numbers on
+    # every CPU kernel set (checked with ATEN_CPU_CAPABILITY=default and avx2). A trained model
+    # is no pin: 40 Adam steps amplify the kernels' rounding into other weights (its class
+    # counts moved by 20 % from one CPU to another, even when trained in float64).
+    torch.manual_seed(0)
+    model = UNet(UNetConfig(in_channels=7, **TINY)).eval()
+    pred = predict_array(model, smooth_scene(200, 230), device="cpu")
     assert np.bincount(pred.classes.ravel(), minlength=6).tolist() == PINNED_COUNTS
-    assert float(pred.confidence.mean()) == pytest.approx(PINNED_CONFIDENCE, abs=1e-4)
+    assert float(pred.confidence.mean()) == pytest.approx(PINNED_CONFIDENCE, abs=1e-5)
 
 
-#: Class counts (0-5) and mean confidence of the seeded tiny model on smooth_scene(200, 230).
-PINNED_COUNTS = [1900, 9785, 2376, 15280, 11189, 5470]
-PINNED_CONFIDENCE = 0.450026
+#: Class counts (0-5) and mean confidence of the seeded model on smooth_scene(200, 230).
+PINNED_COUNTS = [1900, 36576, 742, 6782, 0, 0]
+PINNED_CONFIDENCE = 0.164244
 
 
 def test_no_data_everywhere_gives_class_0(trained):
