@@ -23,8 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-__all__ = ["atomic_path", "atomic_dir", "scratch_path", "sweep_stale", "write_csv", "write_json", "nan_to_none",
-           "ResultFiles"]
+__all__ = ["atomic_path", "atomic_dir", "scratch_path", "sweep_stale", "write_csv", "write_json",
+           "nan_to_none", "ResultFiles"]
 
 log = logging.getLogger(__name__)
 

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 
@@ -131,6 +132,20 @@ def test_a_killed_write_leaves_a_temporary_that_the_next_write_removes(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [alive.name, other.name, "map.tif", "prod.SAFE"])
     assert file.read_text() == "whole" and [p.name for p in folder.iterdir()] == ["a"]
+
+
+def test_scratch_path_is_named_like_a_temporary_and_always_removed(tmp_path):
+    from dfmask_lib import atomic
+
+    target = tmp_path / "out" / "mask.tif"
+    with atomic.scratch_path(target, ".bands") as scratch:
+        assert scratch.exists() and scratch.parent == target.parent
+        assert scratch.name.startswith(f".mask.{atomic._HOST}-{os.getpid()}.")
+        assert scratch.name.endswith(".part.bands")
+    assert not scratch.exists()
+    with pytest.raises(RuntimeError), atomic.scratch_path(target, ".bands") as scratch:
+        raise RuntimeError("failed half-way")
+    assert list(target.parent.iterdir()) == []
 
 
 @dataclasses.dataclass(frozen=True)

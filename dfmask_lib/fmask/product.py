@@ -140,7 +140,7 @@ def _fmask_in_strips(product: str | os.PathLike, target: Path, bands: tuple[str,
                                   on_empty=lambda: no_observed_pixel(product))
     except OSError as exc:
         raise ConfigError(f"cannot write Fmask's scratch file beside {target} ({exc}); free "
-                          "disk space there (4 bytes per band and pixel: 1.3 GB for a "
+                          "disk space there (4 bytes per layer and pixel: 1.6 GB for a "
                           "5490 px tile) or choose another output with out= (-o)") from None
     return result, first[0]
 

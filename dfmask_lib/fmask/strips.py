@@ -22,7 +22,8 @@ a few processing strips (:data:`STRIP_PIXELS`) and about 7 bytes per pixel while
 objects are held: 0.60 GB peak RSS for a 5490 px tile, 0.55 GB for a 2748 px one, where
 ``run_fmask`` with the CLI's nine bands needed 3.2 and 1.0 GB (``benchmarks/fmask_tile.py``,
 2026-12-02; the peak is the reading). The scratch file takes 4 bytes per layer and pixel on
-disk (nine bands and two probabilities: 1.3 GB for a 5490 px tile).
+disk (nine bands, two probabilities and a SAFE's two view-angle grids: 1.6 GB for a 5490 px
+tile).
 Equality with :func:`run_fmask` is tested on scenes that exercise every branch
 (``tests/fmask/test_strips.py``). What this path does not offer: a DEM or a water
 occurrence grid (use :func:`run_fmask`) and the intermediate layers (its ``layers`` hold the
