@@ -25,10 +25,27 @@ from .errors import BandError, ConfigError, LabelError
 
 __all__ = ["RGB_BANDS", "stretch_rgb", "rgb_figure", "class_colormap", "classmap_figure",
            "class_legend_handles", "confusion_figure", "learning_curves_figure",
-           "score_bars_figure", "disagreement_figure", "comparison_maps_figure"]
+           "score_bars_figure", "disagreement_figure", "comparison_maps_figure",
+           "DISPLAY_MAX_PX", "for_display"]
 
 #: True-colour bands (red, green, blue) of Sentinel-2 MSI.
 RGB_BANDS: tuple[str, str, str] = ("B04", "B03", "B02")
+
+#: Images are drawn with at most this many pixels along their longer side. A panel is a few
+#: hundred screen pixels wide, so matplotlib shows a full 5490 px tile subsampled anyway; drawn
+#: at full size, a figure of eight tile-sized panels peaked at 3.1 GB (0.6 GB of it the arrays).
+DISPLAY_MAX_PX = 1500
+
+
+def for_display(*arrays: np.ndarray | None) -> list[np.ndarray | None]:
+    """The arrays (each (..., H, W), one H and W) subsampled by one regular stride so that
+    the longer side is at most :data:`DISPLAY_MAX_PX` (nearest neighbour, as the panels are
+    drawn); unchanged when already that small. None stays None."""
+    shape = next(np.shape(a)[-2:] for a in arrays if a is not None)
+    step = -(-max(shape) // DISPLAY_MAX_PX)
+    if step <= 1:
+        return list(arrays)
+    return [None if a is None else np.asarray(a)[..., ::step, ::step] for a in arrays]
 
 
 def _legend_columns(width: float, labels: Sequence[str], fontsize: float | None = None) -> int:
@@ -112,6 +129,7 @@ def rgb_figure(
     if hasattr(image, "bands") and hasattr(image, "valid"):
         valid = image.valid
         image = image.bands(RGB_BANDS)
+    image, valid = for_display(image, valid)
     fig, ax = _axes(ax, (5, 5))
     ax.imshow(stretch_rgb(image, valid, percentiles), interpolation="nearest")
     ax.set_title(title or f"RGB (B04, B03, B02), {percentiles[0]:g}-{percentiles[1]:g} % stretch")
@@ -148,7 +166,7 @@ def classmap_figure(
     classes = np.asarray(classes)
     if classes.ndim != 2:
         raise LabelError(f"class map must be (H, W), got shape {classes.shape}")
-    project = recode(classes, table)
+    project = recode(for_display(classes)[0], table)
     cmap, norm = class_colormap()
     fig, ax = _axes(ax, (6, 5))
     ax.imshow(project, cmap=cmap, norm=norm, interpolation="nearest")
@@ -357,7 +375,8 @@ def disagreement_figure(
             or scored.dtype != bool:
         raise BandError(f"disagree and scored must be bool (H, W) of one shape, got "
                         f"{disagree.dtype} {disagree.shape} and {scored.dtype} {scored.shape}")
-    codes = np.where(scored, np.where(disagree, 2, 1), 0)
+    shown, shown_scored = for_display(disagree, scored)
+    codes = np.where(shown_scored, np.where(shown, 2, 1), 0)
     cmap = ListedColormap([(0.75, 0.75, 0.75), (1.0, 1.0, 1.0), (0.85, 0.1, 0.1)])
     fig, ax = _axes(ax, (5, 5))
     ax.imshow(codes, cmap=cmap, vmin=-0.5, vmax=2.5, interpolation="nearest")
@@ -593,9 +612,9 @@ class Panel:
 
 def _draw_panel(ax: Axes, panel: Panel, percentiles: tuple[float, float],
                 title_chars: int) -> None:
-    data = np.asarray(panel.data)
+    data, panel_valid = for_display(np.asarray(panel.data), panel.valid)
     if panel.kind == "rgb":
-        ax.imshow(stretch_rgb(data, panel.valid, percentiles), interpolation="nearest")
+        ax.imshow(stretch_rgb(data, panel_valid, percentiles), interpolation="nearest")
     elif panel.kind == "classes":
         if data.ndim != 2 or not np.issubdtype(data.dtype, np.integer):
             raise LabelError(f"a classes panel needs an integer (H, W) map, got "
@@ -607,7 +626,7 @@ def _draw_panel(ax: Axes, panel: Panel, percentiles: tuple[float, float],
         cmap, norm = class_colormap()
         ax.imshow(data, cmap=cmap, norm=norm, interpolation="nearest")
     else:
-        valid = np.ones(data.shape, bool) if panel.valid is None else np.asarray(panel.valid)
+        valid = np.ones(data.shape, bool) if panel_valid is None else np.asarray(panel_valid)
         if data.ndim != 2 or data.dtype != bool or valid.shape != data.shape \
                 or valid.dtype != bool:
             raise BandError(f"a mask panel needs bool (H, W) data and valid of one shape, got "

@@ -359,3 +359,20 @@ def test_stage_progression_figure_lines_and_annotations() -> None:
         plots.stage_progression_figure(rows, ("F1",))
     with pytest.raises(BandError, match="at least one row"):
         plots.stage_progression_figure([])
+
+
+def test_tile_sized_images_are_drawn_subsampled(monkeypatch):
+    # A panel cannot show more pixels than it has: tile-sized arrays are drawn with one regular
+    # stride (here a 7 px limit), so a figure of full tiles costs no tile-sized copies.
+    monkeypatch.setattr(plots, "DISPLAY_MAX_PX", 7)
+    classes = np.arange(20 * 15).reshape(20, 15) % 6
+    fig = plots.classmap_figure(classes, legend=False)
+    shown = fig.axes[0].images[0].get_array()
+    assert shown.shape == (7, 5)  # stride 3
+    np.testing.assert_array_equal(shown, classes[::3, ::3])
+    rgb = np.random.default_rng(0).random((3, 20, 15)).astype(np.float32)
+    fig = plots.rgb_figure(rgb)
+    assert fig.axes[0].images[0].get_array().shape == (7, 5, 3)
+    small = np.ones((6, 7), np.uint8)
+    assert plots.for_display(small)[0] is small  # already small: the array itself
+    plt.close("all")
