@@ -125,6 +125,9 @@ def rgb_figure(
             or a float (3, H, W) red, green, blue array.
         valid: bool (H, W) mask for an array; ignored for a Scene.
         percentiles, title, ax: display options; ``ax`` to draw into an existing axes.
+
+    A tile-sized image is drawn subsampled (:func:`for_display`), and its stretch is taken
+    over the pixels drawn.
     """
     if hasattr(image, "bands") and hasattr(image, "valid"):
         valid = image.valid
@@ -166,7 +169,7 @@ def classmap_figure(
     classes = np.asarray(classes)
     if classes.ndim != 2:
         raise LabelError(f"class map must be (H, W), got shape {classes.shape}")
-    project = recode(for_display(classes)[0], table)
+    project = for_display(recode(classes, table))[0]  # every code checked, then subsampled
     cmap, norm = class_colormap()
     fig, ax = _axes(ax, (6, 5))
     ax.imshow(project, cmap=cmap, norm=norm, interpolation="nearest")
@@ -612,9 +615,10 @@ class Panel:
 
 def _draw_panel(ax: Axes, panel: Panel, percentiles: tuple[float, float],
                 title_chars: int) -> None:
-    data, panel_valid = for_display(np.asarray(panel.data), panel.valid)
+    data = np.asarray(panel.data)
     if panel.kind == "rgb":
-        ax.imshow(stretch_rgb(data, panel_valid, percentiles), interpolation="nearest")
+        ax.imshow(stretch_rgb(*for_display(data, panel.valid), percentiles),
+                  interpolation="nearest")
     elif panel.kind == "classes":
         if data.ndim != 2 or not np.issubdtype(data.dtype, np.integer):
             raise LabelError(f"a classes panel needs an integer (H, W) map, got "
@@ -624,13 +628,14 @@ def _draw_panel(ax: Axes, panel: Panel, percentiles: tuple[float, float],
             raise LabelError(f"classes panel {panel.title!r} holds codes {bad[:10].tolist()} "
                              f"outside 0-5; recode it with dfmask_lib.classes.recode")
         cmap, norm = class_colormap()
-        ax.imshow(data, cmap=cmap, norm=norm, interpolation="nearest")
+        ax.imshow(for_display(data)[0], cmap=cmap, norm=norm, interpolation="nearest")
     else:
-        valid = np.ones(data.shape, bool) if panel_valid is None else np.asarray(panel_valid)
+        valid = np.ones(data.shape, bool) if panel.valid is None else np.asarray(panel.valid)
         if data.ndim != 2 or data.dtype != bool or valid.shape != data.shape \
                 or valid.dtype != bool:
             raise BandError(f"a mask panel needs bool (H, W) data and valid of one shape, got "
                             f"{data.dtype} {data.shape} and {valid.dtype} {valid.shape}")
+        data, valid = for_display(data, valid)
         codes = np.where(valid, np.where(data, 2, 1), 0)
         ax.imshow(codes, cmap=ListedColormap(MASK_COLOURS), vmin=-0.5, vmax=2.5,
                   interpolation="nearest")

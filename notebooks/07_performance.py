@@ -68,9 +68,10 @@ show_table(overview, digits=2, formats=table_formats(overview), max_columns=4)
 # Fmask's nine bands (not B01, B05, B06 and B09), in strips of rows, and runs the same steps
 # strip by strip (the same labels as `run_fmask`, bit for bit: the tests check it), keeping
 # across strips only bit masks, percentile samples and, for the cloud objects and the shadow
-# matching, whole-tile labels of about 6 bytes per pixel. It runs on the full tile, on the tile
-# at half its side (memory against tile size: compare the two `peak GB`) and on a snowy polar
-# tile with the sun 75° from zenith (issue 13), the setting of the paper's scenes.
+# matching, whole-tile object labels (the table's `bytes/px` bounds them). It runs on the full
+# tile, on the tile at half its side (memory against tile size: compare the two `peak GB`) and
+# on a snowy polar tile with the sun 75° from zenith (issue 13), the setting of the paper's
+# scenes.
 
 # %%
 rec = records["fmask_tile"]

@@ -376,3 +376,15 @@ def test_tile_sized_images_are_drawn_subsampled(monkeypatch):
     small = np.ones((6, 7), np.uint8)
     assert plots.for_display(small)[0] is small  # already small: the array itself
     plt.close("all")
+
+
+def test_subsampling_never_hides_a_bad_code(monkeypatch):
+    # The codes are checked on the whole map, before it is subsampled for drawing.
+    monkeypatch.setattr(plots, "DISPLAY_MAX_PX", 7)
+    classes = np.zeros((20, 15), np.uint8)
+    classes[1, 1] = 9  # not on the stride-3 grid that is drawn
+    with pytest.raises(LabelError, match="9"):
+        plots.panels_figure([[plots.Panel("classes", classes, "bad")]])
+    with pytest.raises(LabelError):
+        plots.classmap_figure(classes)
+    plt.close("all")

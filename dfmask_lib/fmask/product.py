@@ -9,7 +9,6 @@ finds it as ``<granule>/IMG_DATA/*FMASK.tif`` and recodes it with
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
@@ -91,14 +90,14 @@ def fmask_product_result(product: str | os.PathLike, out: str | os.PathLike | No
         scene = require_observed(read_product(product, bands=bands, progress=progress,
                                               **options), product)
         result = run_fmask(scene, config, progress=None if progress else False)
-        first = scene
+        meta, crs, transform = scene.metadata, scene.crs, scene.transform
     else:
-        result, first = _fmask_in_strips(product, target, bands, options, config, progress)
-    tags = {"SOURCE": Path(product).name, "SENSING_TIME": first.metadata.sensing_time,
-            "TILE_ID": first.metadata.tile_id,
-            "PRODUCT_OPTIONS": json.dumps(options, sort_keys=True)}
+        result, (meta, crs, transform) = _fmask_in_strips(product, target, bands, options,
+                                                          config, progress)
+    tags = {"SOURCE": Path(product).name, "SENSING_TIME": meta.sensing_time,
+            "TILE_ID": meta.tile_id, "PRODUCT_OPTIONS": json.dumps(options, sort_keys=True)}
     try:
-        path = write_classmap(target, result.fmask, crs=first.crs, transform=first.transform,
+        path = write_classmap(target, result.fmask, crs=crs, transform=transform,
                               table=FMASK, config=config, tags=tags)
     except DfmaskError:
         raise
@@ -110,10 +109,10 @@ def fmask_product_result(product: str | os.PathLike, out: str | os.PathLike | No
 
 def _fmask_in_strips(product: str | os.PathLike, target: Path, bands: tuple[str, ...],
                      options: Mapping[str, Any], config: FmaskConfig,
-                     progress: bool) -> tuple[FmaskResult, Scene]:
+                     progress: bool) -> tuple[FmaskResult, tuple[ProductMetadata, Any, Affine]]:
     """:func:`~dfmask_lib.fmask.strips.fmask_strips` on a product read in strips of
     :func:`~dfmask_lib.windows.strip_rows_for` rows (the bands' scratch file beside
-    ``target``); returns the result and the first strip (its metadata and georeference)."""
+    ``target``); returns the result and the product's (metadata, CRS, transform)."""
     from ..atomic import scratch_path
     from ..reader import Window, no_observed_pixel, product_grid, read_product
     from ..windows import strip_rows_for
@@ -121,15 +120,13 @@ def _fmask_in_strips(product: str | os.PathLike, target: Path, bands: tuple[str,
 
     grid = product_grid(product, 20)
     h, w = grid.shape
-    first: list[Scene] = []
+    georef: list[tuple[ProductMetadata, Any, Affine]] = []  # of the first strip (row 0)
 
     def read(r0: int, r1: int) -> Scene:
         scene = read_product(product, window=Window(0, r0, w, r1 - r0), bands=bands,
                              progress=False, **options)
-        if not first:
-            first.append(dataclasses.replace(scene, reflectance=scene.reflectance[:, :1, :1].copy(),
-                                             valid=scene.valid[:1, :1].copy(), view_zenith=None,
-                                             view_azimuth=None, saturated=None))
+        if not georef:
+            georef.append((scene.metadata, scene.crs, scene.transform))
         return scene
 
     try:
@@ -142,7 +139,7 @@ def _fmask_in_strips(product: str | os.PathLike, target: Path, bands: tuple[str,
         raise ConfigError(f"cannot write Fmask's scratch file beside {target} ({exc}); free "
                           "disk space there (4 bytes per layer and pixel: 1.6 GB for a "
                           "5490 px tile) or choose another output with out= (-o)") from None
-    return result, first[0]
+    return result, georef[0]
 
 
 def fmask_product(product: str | os.PathLike, out: str | os.PathLike | None = None, *,

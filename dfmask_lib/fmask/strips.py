@@ -15,7 +15,8 @@ needs). What crosses the strips is small:
 * the SCSI's 10 km windows are :class:`~dfmask_lib.fmask._util.BoxSums`, strip-independent;
 * the flood fill runs on the block minima (at most ``fill_max_pixels``), as on a tile;
 * cloud objects, their sizes and the shadow matching need the whole scene: int32 object
-  labels and a uint8 lookup map, about 6 bytes per pixel while they are held.
+  labels, a uint8 lookup map and the matched shadow, with the mask bits about 7 bytes per
+  pixel while they are held.
 
 So memory is the strip being read (:func:`dfmask_lib.windows.strip_rows_for`: about 6 Mpx),
 a few processing strips (:data:`STRIP_PIXELS`) and about 7 bytes per pixel while the cloud
